@@ -1,0 +1,76 @@
+# aiopslab — plain Makefile. `make`, `make test`, `make bench`,
+# `make SANITIZE=address,undefined test`.
+CC      ?= cc
+PKGS    := jansson yaml-0.1 sqlite3 libuv
+BUILD   ?= build
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wstrict-prototypes \
+           -Wno-unused-parameter -Isrc -MMD -MP
+LDLIBS  += -lpthread -lm
+
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+BUILD   := build-san
+endif
+
+DEPS_OK := $(shell pkg-config --exists $(PKGS) && command -v haproxy >/dev/null && echo yes)
+ifneq ($(DEPS_OK),yes)
+$(info aiopslab: installing missing dependencies (scripts/install-deps.sh))
+$(shell scripts/install-deps.sh >&2)
+endif
+
+CFLAGS  += $(shell pkg-config --cflags $(PKGS))
+LDLIBS  := $(shell pkg-config --libs $(PKGS)) $(LDLIBS)
+
+# Every .c under src/ except the shim (a preload library) and main goes into the archive.
+LIB_SRC := $(filter-out src/mesh/shim.c src/cli/main.c,$(wildcard src/*/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+APP_SRC := $(wildcard apps/*/*.c)
+APP_BIN := $(APP_SRC:apps/%.c=$(BUILD)/apps/%)
+
+all: $(BUILD)/aiopslab $(BUILD)/libaiopslab-shim.so $(BUILD)/kubectl $(APP_BIN) $(UNIT_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libaiopslab.a: $(LIB_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/aiopslab: $(BUILD)/src/cli/main.o $(BUILD)/libaiopslab.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# kubectl is the same binary under another name (it looks at argv[0]).
+$(BUILD)/kubectl: $(BUILD)/aiopslab
+	ln -sf aiopslab $@
+
+# The preload shim is built without sanitizers: it is loaded into foreign programs.
+$(BUILD)/libaiopslab-shim.so: src/mesh/shim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared $< -o $@ -ldl
+
+$(BUILD)/apps/%: apps/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror $< -o $@ -lpthread
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libaiopslab.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+test: all
+	BUILD=$(BUILD) tests/run.sh
+
+bench: all
+	BUILD=$(BUILD) bench/run.sh
+
+format:
+	clang-format -i $(wildcard src/*/*.[ch] apps/*/*.c tests/unit/*.[ch])
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all test bench format clean
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/cli/main.d

@@ -1,0 +1,11 @@
+/* cli: the aiopslab subcommands. Each returns the process exit status:
+ * 0 success, 1 failure, 2 usage error. */
+#ifndef CLI_CLI_H
+#define CLI_CLI_H
+
+int cli_cluster(int argc, char **argv);
+int cli_deploy(int argc, char **argv, int deploy);
+int cli_mesh(int argc, char **argv);
+int cli_daemon(int argc, char **argv);
+
+#endif

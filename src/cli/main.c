@@ -1,0 +1,77 @@
+/* main: the aiopslab command. One binary for every role: the user's
+ * commands, the cluster daemon, the mesh and the per-container monitor
+ * (internal roles, started by aiopslab itself). Installed or linked under
+ * the name "kubectl" it behaves as kubectl. */
+#include <libgen.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cluster/conmon.h"
+#include "kubectl/kubectl.h"
+#include "mesh/mesh.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "aiopslab — a lab for building and evaluating AIOps agents, on one machine.\n"
+            "\n"
+            "Usage: aiopslab [--lab NAME] COMMAND [ARGS...]\n"
+            "\n"
+            "Commands:\n"
+            "  cluster up|down|status   start, stop or inspect the lab's embedded cluster\n"
+            "  deploy APP               deploy an app from apps/ (example)\n"
+            "  undeploy APP             remove an app\n"
+            "  kubectl ARGS...          kubectl over the lab's cluster (also: a 'kubectl' link)\n"
+            "  mesh rule add|delete|list  network fault rules of the mesh (delay, reset)\n"
+            "\n"
+            "Options:\n"
+            "  --lab NAME               which lab (default: $AIOPSLAB_LAB or \"default\")\n"
+            "  -h, --help               this help\n"
+            "\n"
+            "Environment: AIOPSLAB_HOME (default ~/.aiopslab) holds every lab's data.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *self = basename(argv[0]);
+    if (!strcmp(self, "kubectl")) return kubectl_main(argc, argv);
+    const char *labname = NULL;
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--lab") && i + 1 < argc) {
+            labname = argv[i + 1];
+            i += 2;
+        } else if (!strncmp(argv[i], "--lab=", 6)) {
+            labname = argv[i] + 6;
+            i++;
+        } else {
+            fprintf(stderr, "aiopslab: unknown option \"%s\"\n\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (labname) setenv("AIOPSLAB_LAB", labname, 1);
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[i];
+    int sub_argc = argc - i;
+    char **sub_argv = argv + i;
+    if (!strcmp(cmd, "cluster")) return cli_cluster(sub_argc, sub_argv);
+    if (!strcmp(cmd, "deploy")) return cli_deploy(sub_argc, sub_argv, 1);
+    if (!strcmp(cmd, "undeploy")) return cli_deploy(sub_argc, sub_argv, 0);
+    if (!strcmp(cmd, "kubectl")) return kubectl_main(sub_argc, sub_argv);
+    if (!strcmp(cmd, "mesh")) return cli_mesh(sub_argc, sub_argv);
+    /* Internal roles. */
+    if (!strcmp(cmd, "__daemon")) return cli_daemon(sub_argc, sub_argv);
+    if (!strcmp(cmd, "__mesh")) return mesh_main(sub_argc, sub_argv);
+    if (!strcmp(cmd, "__conmon")) return conmon_main(sub_argc, sub_argv);
+    fprintf(stderr, "aiopslab: unknown command \"%s\" (see aiopslab --help)\n", cmd);
+    return 2;
+}

@@ -1,0 +1,32 @@
+/* util: small file, descriptor and process helpers used by every part.
+ * Convention: 0 (or a count) on success, a negative errno on failure. */
+#ifndef CORE_UTIL_H
+#define CORE_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/buf.h"
+
+int fd_set_cloexec(int fd);
+int fd_set_nonblock(int fd, int on);
+/* Write all of p, retrying on EINTR and short writes (blocking fds). */
+int write_all(int fd, const void *p, size_t n);
+/* Read a whole file into out (appending), failing with -E2BIG past out->max. */
+int read_file(const char *path, struct buf *out);
+/* Write a file atomically: temp file, fsync, rename, fsync of the folder. */
+int write_file_atomic(const char *path, const void *data, size_t n);
+int mkdir_p(const char *path, mode_t mode);
+/* Remove a tree. Missing is not an error. */
+int rm_rf(const char *path);
+/* The start time of a process in clock ticks since boot (field 22 of
+ * /proc/PID/stat), or 0 when the process does not exist. Together with the
+ * pid it names a process unambiguously across pid reuse. */
+uint64_t proc_starttime(pid_t pid);
+/* Parse a whole decimal integer in [min, max]; 0 or -EINVAL. */
+int parse_long(const char *s, long min, long max, long *out);
+/* Copy at most dstlen-1 bytes and terminate; returns -E2BIG when cut. */
+int strlcpy_checked(char *dst, const char *src, size_t dstlen);
+int str_has_prefix(const char *s, const char *prefix);
+
+#endif

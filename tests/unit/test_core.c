@@ -1,0 +1,90 @@
+/* Unit tests for src/core: buffers, time formats, lab addressing. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/buf.h"
+#include "core/json.h"
+#include "core/lab.h"
+#include "core/timeutil.h"
+#include "core/util.h"
+#include "t.h"
+
+static void test_buf_bounded(void)
+{
+    struct buf b;
+    buf_init(&b, 8);
+    T_EQ_INT(buf_puts(&b, "12345"), 0);
+    T_EQ_INT(buf_puts(&b, "6789"), -E2BIG);
+    T_EQ_STR(b.data, "12345");
+    T_EQ_INT(buf_printf(&b, "%d", 678), 0);
+    T_EQ_STR(b.data, "12345678");
+    buf_consume(&b, 5);
+    T_EQ_STR(b.data, "678");
+    buf_free(&b);
+}
+
+static void test_human_duration(void)
+{
+    char s[32];
+    struct { long long in; const char *out; } cases[] = {
+        {0, "0s"}, {59, "59s"}, {119, "119s"}, {120, "2m"}, {185, "3m5s"}, {600, "10m"},
+        {3600 * 3 + 60, "3h1m"}, {3600 * 10, "10h"}, {86400 * 3 + 3600, "3d1h"}, {86400 * 30, "30d"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        time_human(cases[i].in, s, sizeof s);
+        T_EQ_STR(s, cases[i].out);
+    }
+}
+
+static void test_durations_and_rfc3339(void)
+{
+    uint64_t ns;
+    T_EQ_INT(time_parse_duration("1h30m", &ns), 0);
+    T_EQ_INT(ns / 1000000000ull, 5400);
+    T_EQ_INT(time_parse_duration("250ms", &ns), 0);
+    T_EQ_INT(ns, 250000000);
+    T_EQ_INT(time_parse_duration("5x", &ns), -EINVAL);
+    T_EQ_INT(time_parse_duration("", &ns), -EINVAL);
+    T_EQ_INT(time_parse_rfc3339("2026-11-27T17:47:05.5Z", &ns), 0);
+    char s[40];
+    time_rfc3339_nano(ns, s, sizeof s);
+    T_EQ_STR(s, "2026-11-27T17:47:05.500000000Z");
+    T_EQ_INT(time_parse_rfc3339("yesterday", &ns), -EINVAL);
+}
+
+static void test_lab_addresses(void)
+{
+    char err[256], ip[32];
+    setenv("AIOPSLAB_HOME", "/tmp/aiopslab-unit", 1);
+    struct lab lab;
+    T_EQ_INT(lab_resolve("Bad Name", &lab, err, sizeof err), -EINVAL);
+    T_EQ_INT(lab_resolve("unit", &lab, err, sizeof err), 0);
+    lab.net = 77;
+    lab_pod_ip(&lab, 0, ip, sizeof ip);
+    T_EQ_STR(ip, "127.77.64.1");
+    T_EQ_INT(lab_pod_index(&lab, "127.77.64.1"), 0);
+    lab_service_ip(&lab, 300, ip, sizeof ip);
+    T_EQ_STR(ip, "127.77.2.44");
+    T_EQ_INT(lab_service_index(&lab, ip), 300);
+    T_EQ_INT(lab_pod_index(&lab, ip), -1);
+    T_EQ_INT(lab_service_index(&lab, "127.78.2.44"), -1);
+}
+
+static void test_json_paths(void)
+{
+    json_t *o = json_object();
+    json_path_set(o, "spec.template.spec.x", json_integer(3));
+    T_EQ_INT(json_path_int(o, "spec.template.spec.x", -1), 3);
+    T_EQ_STR(json_path_str(o, "spec.missing", "d"), "d");
+    json_decref(o);
+}
+
+int main(void)
+{
+    T_RUN(test_buf_bounded);
+    T_RUN(test_human_duration);
+    T_RUN(test_durations_and_rfc3339);
+    T_RUN(test_lab_addresses);
+    T_RUN(test_json_paths);
+    return t_done();
+}
