@@ -11,6 +11,7 @@
 #ifndef CORE_LAB_H
 #define CORE_LAB_H
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define LAB_NAME_MAX 32
