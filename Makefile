@@ -2,6 +2,9 @@
 # `make SANITIZE=address,undefined test`.
 CC      ?= cc
 PKGS    := jansson yaml-0.1 sqlite3 libuv
+ifneq ($(SANITIZE),)
+BUILD   ?= build-san
+endif
 BUILD   ?= build
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wstrict-prototypes \
@@ -11,7 +14,6 @@ LDLIBS  += -lpthread -lm
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
-BUILD   := build-san
 endif
 
 DEPS_OK := $(shell pkg-config --exists $(PKGS) && command -v haproxy >/dev/null && echo yes)
