@@ -31,7 +31,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 APP_SRC := $(wildcard apps/*/*.c)
-APP_BIN := $(APP_SRC:apps/%.c=$(BUILD)/apps/%)
+APP_BIN := $(addprefix $(BUILD)/apps/bin/,$(notdir $(APP_SRC:.c=)))
 
 all: $(BUILD)/aiopslab $(BUILD)/libaiopslab-shim.so $(BUILD)/kubectl $(APP_BIN) $(UNIT_BIN)
 
@@ -54,7 +54,8 @@ $(BUILD)/libaiopslab-shim.so: src/mesh/shim.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared $< -o $@ -ldl
 
-$(BUILD)/apps/%: apps/%.c
+# App programs are built flat into apps/bin (first on every pod's PATH).
+$(BUILD)/apps/bin/%: apps/*/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror $< -o $@ -lpthread
 
