@@ -55,7 +55,8 @@ $(BUILD)/libaiopslab-shim.so: src/mesh/shim.c
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared $< -o $@ -ldl
 
 # App programs are built flat into apps/bin (first on every pod's PATH).
-$(BUILD)/apps/bin/%: apps/*/%.c
+vpath %.c $(wildcard apps/*)
+$(BUILD)/apps/bin/%: %.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror $< -o $@ -lpthread
 
