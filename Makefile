@@ -8,7 +8,7 @@ endif
 BUILD   ?= build
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wstrict-prototypes \
-           -Wno-unused-parameter -Isrc -MMD -MP
+           -Wno-unused-parameter -Wno-format-truncation -Isrc -MMD -MP
 LDLIBS  += -lpthread -lm
 
 ifneq ($(SANITIZE),)
@@ -56,7 +56,7 @@ $(BUILD)/libaiopslab-shim.so: src/mesh/shim.c
 
 # App programs are built flat into apps/bin (first on every pod's PATH).
 vpath %.c $(wildcard apps/*)
-$(BUILD)/apps/bin/%: %.c
+$(BUILD)/apps/bin/%: %.c $(wildcard apps/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror $< -o $@ -lpthread
 
@@ -78,3 +78,31 @@ clean:
 
 .PHONY: all test bench format clean
 -include $(LIB_OBJ:.o=.d) $(BUILD)/src/cli/main.d
+
+# Fuzz targets (libFuzzer, clang): `make fuzz` builds them and runs each for
+# FUZZ_TIME seconds; tests/e2e/fuzz.sh runs them briefly in the test suite.
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 60
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+              $(shell pkg-config --cflags jansson yaml-0.1)
+FUZZ_LIBS  := $(shell pkg-config --libs jansson yaml-0.1) -lm
+FUZZ_CORE  := src/core/alloc.c src/core/buf.c src/core/json.c src/core/util.c
+FUZZ_yaml_SRC  := src/core/yaml.c src/cluster/manifest.c $(FUZZ_CORE)
+FUZZ_patch_SRC := src/cluster/patch.c $(FUZZ_CORE)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_yaml_SRC) $(FUZZ_patch_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_$*_SRC) $(FUZZ_LIBS) -o $@
+
+fuzz-build:
+	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+	    $(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_yaml $(BUILD)/fuzz/fuzz_patch; \
+	else echo "fuzz: $(FUZZ_CC) not found, skipping (scripts/install-deps.sh installs clang)"; fi
+
+fuzz: fuzz-build
+	@if [ -x $(BUILD)/fuzz/fuzz_yaml ]; then \
+	    for t in yaml patch; do mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+	        $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz/corpus-$$t tests/fuzz/seeds-$$t || exit 1; \
+	    done; fi
+
+.PHONY: fuzz fuzz-build

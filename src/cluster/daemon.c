@@ -21,7 +21,7 @@
 #include "core/log.h"
 #include "core/util.h"
 
-int daemon_run(const struct lab *lab, char *err, size_t errlen);
+#include "cluster/cluster.h"
 
 static void on_sync_timer(uv_timer_t *t)
 {

@@ -176,7 +176,7 @@ static void on_connect(uv_connect_t *req, int status)
     if (uv_write(&c->write, (uv_stream_t *)&c->tcp, &b, 1, on_written)) check_done(c, 0, "write failed");
 }
 
-static void on_exit(uv_process_t *proc, int64_t status, int sig)
+static void on_exec_exit(uv_process_t *proc, int64_t status, int sig)
 {
     struct check *c = proc->data;
     close_if_open(c, (uv_handle_t *)proc);
@@ -211,7 +211,7 @@ static void run_check(struct probe *p)
         o.args = args;
         o.env = p->env;
         o.cwd = p->cwd;
-        o.exit_cb = on_exit;
+        o.exit_cb = on_exec_exit;
         o.flags = UV_PROCESS_DETACHED;
         c->proc.data = c;
         int rc = uv_spawn(p->loop, &c->proc, &o);

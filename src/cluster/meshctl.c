@@ -1,0 +1,214 @@
+/* meshctl: the daemon's side of the mesh — it starts the mesh process,
+ * restarts it if it dies, re-adopts it after a daemon restart, and hands it
+ * the routing table (LABDIR/mesh/routes.json, then SIGHUP) whenever
+ * Services, endpoints or fault rules change. Fault rules are kept in the
+ * state database as MeshRule objects, a kind the API does not serve. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cluster/daemon.h"
+#include "core/alloc.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "core/util.h"
+
+static void mesh_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void on_mesh_exit(uv_poll_t *h, int status, int events)
+{
+    struct daemon *d = h->data;
+    uv_poll_stop(h);
+    uv_close((uv_handle_t *)h, mesh_closed);
+    d->mesh_poll_active = 0;
+    close(d->mesh_pidfd);
+    d->mesh_pidfd = -1;
+    int st = 0;
+    waitpid(d->mesh_pid, &st, WNOHANG);
+    log_warn("mesh (pid %d) exited; restarting it", (int)d->mesh_pid);
+    d->mesh_pid = 0;
+    d->mesh_restart_at = mono_ns() + 1000000000ull;
+}
+
+static void watch(struct daemon *d)
+{
+    uv_poll_init(d->loop, &d->mesh_poll, d->mesh_pidfd);
+    d->mesh_poll.data = d;
+    d->mesh_poll_active = 1;
+    uv_poll_start(&d->mesh_poll, UV_READABLE, on_mesh_exit);
+}
+
+/* A mesh left by an earlier daemon, still running? */
+static pid_t running_mesh(struct daemon *d)
+{
+    char path[PATH_MAX], cmd[256];
+    lab_path(&d->lab, "mesh/mesh.pid", path, sizeof path);
+    struct buf b;
+    buf_init(&b, 64);
+    long pid = 0;
+    if (read_file(path, &b) == 0) {
+        char *nl = strchr(b.data, '\n');
+        if (nl) *nl = '\0';
+        parse_long(b.data, 1, 1 << 22, &pid);
+    }
+    buf_free(&b);
+    if (pid <= 0) return 0;
+    snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+    FILE *f = fopen(path, "re");
+    if (!f) return 0;
+    size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+    fclose(f);
+    cmd[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (!cmd[i]) cmd[i] = ' ';
+    return strstr(cmd, "__mesh") && strstr(cmd, d->lab.dir) ? (pid_t)pid : 0;
+}
+
+void meshctl_start(struct daemon *d)
+{
+    if (d->mesh_pid || d->stopping || mono_ns() < d->mesh_restart_at) return;
+    char dir[PATH_MAX];
+    lab_path(&d->lab, "mesh", dir, sizeof dir);
+    mkdir_p(dir, 0755);
+    pid_t pid = running_mesh(d);
+    int pidfd = pid ? pidfd_of(pid) : -1;
+    if (pid && pidfd >= 0) {
+        log_info("adopted the running mesh (pid %d)", (int)pid);
+    } else {
+        if (!d->mesh_routes) service_sync(d); /* write routes.json before the mesh reads it */
+        char logpath[PATH_MAX];
+        lab_path(&d->lab, "logs/mesh.out", logpath, sizeof logpath);
+        char *argv[] = {d->exe, "__mesh", "--lab-dir", d->lab.dir, NULL};
+        char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
+        int rc = spawn_detached(argv, envp, logpath, &pid, &pidfd);
+        if (rc || pidfd < 0) {
+            log_error("cannot start the mesh: %s", rc ? strerror(-rc) : "no pidfd");
+            d->mesh_restart_at = mono_ns() + 5000000000ull;
+            return;
+        }
+        log_info("mesh started (pid %d)", (int)pid);
+    }
+    d->mesh_pid = pid;
+    d->mesh_pidfd = pidfd;
+    watch(d);
+}
+
+void meshctl_stop(struct daemon *d)
+{
+    if (!d->mesh_pid) return;
+    kill(d->mesh_pid, SIGTERM);
+    for (int i = 0; i < 200 && kill(d->mesh_pid, 0) == 0; i++) {
+        waitpid(d->mesh_pid, NULL, WNOHANG);
+        usleep(10000);
+    }
+    if (kill(d->mesh_pid, 0) == 0) kill(d->mesh_pid, SIGKILL);
+    waitpid(d->mesh_pid, NULL, WNOHANG);
+    d->mesh_pid = 0;
+}
+
+static json_t *rules(struct daemon *d)
+{
+    json_t *objs = store_list(d->store, "MeshRule", NULL), *out = json_array();
+    size_t i;
+    json_t *o;
+    json_array_foreach(objs, i, o) json_array_append(out, json_object_get(o, "rule"));
+    json_decref(objs);
+    return out;
+}
+
+void meshctl_update(struct daemon *d, json_t *routes)
+{
+    json_object_set_new(routes, "rules", rules(d));
+    char *text = json_dumps(routes, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(routes);
+    if (d->mesh_routes && !strcmp(d->mesh_routes, text)) {
+        free(text);
+        return;
+    }
+    char path[PATH_MAX];
+    lab_path(&d->lab, "mesh", path, sizeof path);
+    mkdir_p(path, 0755);
+    lab_path(&d->lab, "mesh/routes.json", path, sizeof path);
+    if (write_file_atomic(path, text, strlen(text))) {
+        log_error("cannot write %s", path);
+        free(text);
+        return;
+    }
+    free(d->mesh_routes);
+    d->mesh_routes = text;
+    if (d->mesh_pid) kill(d->mesh_pid, SIGHUP);
+}
+
+static json_t *rule_error(const char *msg)
+{
+    return api_error(400, "BadRequest", "%s", msg);
+}
+
+/* Validate a rule as the mesh will read it (docs/mesh.md). */
+static json_t *check_rule(json_t *rule)
+{
+    const char *action = json_path_str(rule, "action", "");
+    if (strcmp(action, "delay") && strcmp(action, "reset"))
+        return rule_error("rule.action must be \"delay\" or \"reset\"");
+    if (!json_path_str(rule, "destination.namespace", NULL) || !json_path_str(rule, "destination.service", NULL))
+        return rule_error("rule.destination needs namespace and service");
+    json_t *src = json_object_get(rule, "source");
+    if (src && !json_is_null(src) &&
+        (!json_path_str(src, "namespace", NULL) || !json_path_str(src, "workload", NULL)))
+        return rule_error("rule.source needs namespace and workload (or null for any source)");
+    json_int_t pct = json_path_int(rule, "percent", 100);
+    if (pct < 1 || pct > 100) return rule_error("rule.percent must be between 1 and 100");
+    json_object_set_new(rule, "percent", json_integer(pct));
+    if (!strcmp(action, "delay")) {
+        json_int_t ms = json_path_int(rule, "delayMs", -1), jit = json_path_int(rule, "jitterMs", 0);
+        if (ms < 0 || ms > 600000) return rule_error("rule.delayMs must be between 0 and 600000");
+        if (jit < 0 || jit > ms) return rule_error("rule.jitterMs must be between 0 and delayMs");
+    }
+    return NULL;
+}
+
+json_t *meshctl_rule_op(struct daemon *d, json_t *req)
+{
+    const char *action = json_path_str(req, "action", "");
+    if (!strcmp(action, "list")) return json_pack("{s:o}", "rules", rules(d));
+    if (!strcmp(action, "add")) {
+        json_t *rule = json_deep_copy(json_object_get(req, "rule"));
+        if (!json_is_object(rule)) {
+            json_decref(rule);
+            return rule_error("mesh-rule add needs \"rule\": an object");
+        }
+        json_t *e = check_rule(rule);
+        if (e) {
+            json_decref(rule);
+            return e;
+        }
+        if (!json_path_str(rule, "id", NULL)) {
+            char uid[37];
+            store_new_uid(uid);
+            uid[8] = '\0';
+            json_object_set_new(rule, "id", json_sprintf("r-%s", uid));
+        }
+        const char *id = json_path_str(rule, "id", "");
+        json_t *obj = json_pack("{s:s, s:{s:s}, s:O}", "kind", "MeshRule", "metadata", "name", id, "rule", rule);
+        store_put(d->store, obj);
+        json_decref(obj);
+        service_sync(d);
+        json_t *reply = json_pack("{s:o}", "rule", rule);
+        return reply;
+    }
+    if (!strcmp(action, "delete")) {
+        const char *id = json_path_str(req, "id", "");
+        if (store_del(d->store, "MeshRule", NULL, id)) return api_error(404, "NotFound", "mesh rule \"%s\" not found", id);
+        service_sync(d);
+        return json_object();
+    }
+    return rule_error("mesh-rule action must be add, delete or list");
+}
