@@ -70,13 +70,19 @@ test: all
 bench: all
 	BUILD=$(BUILD) bench/run.sh
 
+# The main job: bring the lab's cluster up, deploy the example app, show its pods.
+run: all
+	$(BUILD)/aiopslab cluster up
+	$(BUILD)/aiopslab deploy example
+	$(BUILD)/kubectl get pods -n example -o wide
+
 format:
 	clang-format -i $(wildcard src/*/*.[ch] apps/*/*.c tests/unit/*.[ch])
 
 clean:
 	rm -rf build build-san
 
-.PHONY: all test bench format clean
+.PHONY: all test bench run format clean
 -include $(LIB_OBJ:.o=.d) $(BUILD)/src/cli/main.d
 
 # Fuzz targets (libFuzzer, clang): `make fuzz` builds them and runs each for

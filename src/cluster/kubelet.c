@@ -185,7 +185,6 @@ static void on_exit_run(struct daemon *d, struct podrt *p, struct ctr *c)
         exit_code = (int)json_path_int(st, "exitCode", 1);
         json_object_set_new(term, "exitCode", json_integer(exit_code));
         json_object_set_new(term, "reason", json_string(json_path_str(st, "reason", exit_code ? "Error" : "Completed")));
-        if (json_path_int(st, "signal", 0)) json_object_set_new(term, "signal", json_integer(json_path_int(st, "signal", 0)));
     } else {
         /* conmon died without a word (killed): the container died with it. */
         exit_code = 137;
