@@ -141,7 +141,7 @@ static json_t *prepare_update(struct daemon *d, const json_t *old, json_t *in, j
             json_object_set(meta, "deletionTimestamp", json_path(old, "metadata.deletionTimestamp"));
         if (json_path(old, "metadata.ownerReferences") && !json_object_get(meta, "ownerReferences"))
             json_object_set(meta, "ownerReferences", json_path(old, "metadata.ownerReferences"));
-        if (json_object_get(old, "status")) json_object_set(obj, "status", json_object_get(old, "status"));
+        if (json_object_get(old, "status")) json_object_set_new(obj, "status", json_deep_copy(json_object_get(old, "status")));
         else json_object_del(obj, "status");
         json_int_t gen = json_path_int(old, "metadata.generation", 1);
         if (!json_equal(json_object_get(old, "spec"), json_object_get(obj, "spec"))) gen++;
@@ -170,7 +170,7 @@ static json_t *prepare_update(struct daemon *d, const json_t *old, json_t *in, j
                          "labels and annotations",
                          name);
     } else if (!strcmp(kind, "Pod") && old) {
-        json_object_set(obj, "spec", json_path(old, "spec"));
+        json_object_set_new(obj, "spec", json_deep_copy(json_path(old, "spec")));
     }
     if (!strcmp(kind, "Namespace") && !old)
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));

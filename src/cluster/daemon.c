@@ -168,8 +168,10 @@ int daemon_run(const struct lab *lab, char *err, size_t errlen)
     log_info("daemon stopped");
 out:
     if (d->loop) {
+        kubelet_release(d);
         uv_walk(d->loop, close_handle, NULL);
         uv_run(d->loop, UV_RUN_DEFAULT);
+        kubelet_free(d);
         uv_loop_close(d->loop);
         free(d->loop);
     }

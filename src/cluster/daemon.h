@@ -57,6 +57,10 @@ void kubelet_adopt(struct daemon *d);
 /* Stop every pod's containers (cluster down). */
 void kubelet_stop_all(struct daemon *d);
 int kubelet_running_pods(struct daemon *d);
+/* At daemon exit: close the runtime's handles, then (after the loop ran
+ * their close callbacks) free it. Pods keep running. */
+void kubelet_release(struct daemon *d);
+void kubelet_free(struct daemon *d);
 
 /* deployment.c */
 void deployment_sync(struct daemon *d);

@@ -148,7 +148,7 @@ static void sync_replicaset(struct daemon *d, json_t *rs)
         json_object_set_new(meta, "ownerReferences", owner_ref(rs));
         json_object_del(meta, "creationTimestamp");
         json_object_set_new(pod, "metadata", meta);
-        json_object_set(pod, "spec", json_path(rs, "spec.template.spec"));
+        json_object_set_new(pod, "spec", json_deep_copy(json_path(rs, "spec.template.spec")));
         json_object_set_new(pod, "status", json_pack("{s:s}", "phase", "Pending"));
         store_put(d->store, pod);
         event_record(d, rs, "Normal", "SuccessfulCreate", "replicaset-controller", "Created pod: %s", pname);

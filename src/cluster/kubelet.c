@@ -724,6 +724,25 @@ void kubelet_stop_all(struct daemon *d)
     }
 }
 
+/* ---- daemon exit ---- */
+
+void kubelet_release(struct daemon *d)
+{
+    for (struct podrt *p = d->pods; p; p = p->next) {
+        for (int i = 0; i < p->nctr; i++) {
+            struct ctr *c = &p->ctrs[i];
+            stop_probes(c);
+            if (c->polling && !uv_is_closing((uv_handle_t *)&c->poll)) uv_close((uv_handle_t *)&c->poll, poll_closed);
+            c->polling = 0;
+        }
+    }
+}
+
+void kubelet_free(struct daemon *d)
+{
+    while (d->pods) pod_free(d, d->pods);
+}
+
 /* ---- re-adoption after a daemon restart ---- */
 
 static int is_conmon(pid_t pid)

@@ -27,4 +27,12 @@ const char *manifest_resource_of_kind(const char *kind);
 /* Whether objects of the kind live in a namespace. */
 int manifest_kind_namespaced(const char *kind);
 
+/* Kubernetes quantities. CPU ("500m", "1", "0.5", "2e-1") to millicores,
+ * rounded up as Kubernetes does; memory ("64Mi", "1G", "128974848",
+ * "129e6") to bytes, rounded up. 0, or -EINVAL for a malformed or negative
+ * quantity (-ERANGE when it does not fit); the out-parameter is set only
+ * on success. */
+int manifest_parse_cpu(const char *s, long *millis);
+int manifest_parse_memory(const char *s, long long *bytes);
+
 #endif
