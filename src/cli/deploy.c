@@ -109,6 +109,17 @@ static int load_app(const char *app, json_t **objects)
     return rc;
 }
 
+/* "deployment.apps/x" as kubectl names an object in its messages. */
+static void print_ref(const char *kind, const char *name, const char *what)
+{
+    char lower[64];
+    size_t i = 0;
+    for (; kind[i] && i < sizeof lower - 1; i++) lower[i] = (char)(kind[i] >= 'A' && kind[i] <= 'Z' ? kind[i] + 32 : kind[i]);
+    lower[i] = '\0';
+    int apps = !strcmp(kind, "Deployment") || !strcmp(kind, "ReplicaSet");
+    printf("%s%s/%s %s\n", lower, apps ? ".apps" : "", name, what);
+}
+
 static json_t *call(const struct lab *lab, json_t *req)
 {
     char err[512];
@@ -185,9 +196,7 @@ static int deploy(const struct lab *lab, const char *app, int timeout_s)
     json_t *r;
     json_t *namespaces = json_object();
     json_array_foreach(json_object_get(reply, "results"), i, r) {
-        const char *kind = json_path_str(r, "kind", "");
-        printf("%s/%s %s\n", manifest_resource_of_kind(kind) ? manifest_resource_of_kind(kind) : kind,
-               json_path_str(r, "name", ""), json_path_str(r, "action", ""));
+        print_ref(json_path_str(r, "kind", ""), json_path_str(r, "name", ""), json_path_str(r, "action", ""));
         const char *ns = json_path_str(r, "namespace", NULL);
         if (ns) json_object_set_new(namespaces, ns, json_true());
     }
@@ -279,7 +288,7 @@ static int undeploy(const struct lab *lab, const char *app)
             return 1;
         }
         json_decref(req);
-        if (!json_object_get(reply, "error")) printf("%s/%s deleted\n", manifest_resource_of_kind(kind) ? manifest_resource_of_kind(kind) : kind, name);
+        if (!json_object_get(reply, "error")) print_ref(kind, name, "deleted");
         json_decref(reply);
     }
     json_decref(objects);

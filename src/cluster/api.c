@@ -144,7 +144,7 @@ static json_t *prepare_update(struct daemon *d, const json_t *old, json_t *in, j
         if (json_object_get(old, "status")) json_object_set_new(obj, "status", json_deep_copy(json_object_get(old, "status")));
         else json_object_del(obj, "status");
         json_int_t gen = json_path_int(old, "metadata.generation", 1);
-        if (!json_equal(json_object_get(old, "spec"), json_object_get(obj, "spec"))) gen++;
+        if (!json_same(json_object_get(old, "spec"), json_object_get(obj, "spec"))) gen++;
         json_object_set_new(meta, "generation", json_integer(gen));
     } else {
         json_object_del(meta, "uid");
@@ -254,10 +254,11 @@ static json_t *op_apply(struct daemon *d, json_t *req)
  * dependants go through the garbage collection in the controllers. */
 static json_t *delete_object(struct daemon *d, json_t *obj)
 {
-    const char *kind = json_path_str(obj, "kind", "");
-    const char *ns = json_path_str(obj, "metadata.namespace", NULL);
-    const char *name = json_path_str(obj, "metadata.name", "");
+    /* Names are read from the copy: store_del frees obj. */
     json_t *copy = json_deep_copy(obj);
+    const char *kind = json_path_str(copy, "kind", "");
+    const char *ns = json_path_str(copy, "metadata.namespace", NULL);
+    const char *name = json_path_str(copy, "metadata.name", "");
     if (!strcmp(kind, "Pod") || !strcmp(kind, "Namespace")) {
         if (!json_path(obj, "metadata.deletionTimestamp")) {
             char ts[32];

@@ -176,7 +176,7 @@ static void sync_replicaset(struct daemon *d, json_t *rs)
                            "fullyLabeledReplicas", (json_int_t)json_array_size(pods), "readyReplicas", ready,
                            "availableReplicas", ready, "observedGeneration", json_path_int(rs, "metadata.generation", 1));
     json_decref(pods);
-    if (!json_equal(st, json_object_get(rs, "status"))) {
+    if (!json_same(st, json_object_get(rs, "status"))) {
         json_object_set_new(rs, "status", st);
         store_put(d->store, rs);
     } else {
@@ -334,7 +334,7 @@ static void sync_deployment(struct daemon *d, json_t *dep)
         set_annotation(dep, REVISION_KEY, rev);
         dirty = 1;
     }
-    if (!json_equal(st, old_st)) {
+    if (!json_same(st, old_st)) {
         json_object_set_new(dep, "status", st);
         dirty = 1;
     } else {

@@ -496,7 +496,7 @@ static void update_status(struct daemon *d, struct podrt *p, json_t *pod)
     json_object_set_new(st, "startTime", json_string(json_path_str(old, "startTime", now)));
     json_object_set_new(st, "containerStatuses", css);
     json_object_set_new(st, "qosClass", json_string(qos_class(pod)));
-    if (!json_equal(st, old)) {
+    if (!json_same(st, old)) {
         json_object_set_new(pod, "status", st);
         store_put(d->store, pod);
         daemon_kick(d);
@@ -564,7 +564,7 @@ static int schedule(struct daemon *d, struct podrt *p, json_t *pod)
                             json_string("0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. "
                                         "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."));
         json_t *st = json_pack("{s:s, s:[o], s:s}", "phase", "Pending", "conditions", cond, "qosClass", qos_class(pod));
-        if (!json_equal(st, old)) {
+        if (!json_same(st, old)) {
             json_object_set_new(pod, "status", st);
             store_put(d->store, pod);
             event_record(d, pod, "Warning", "FailedScheduling", "default-scheduler", "%s",

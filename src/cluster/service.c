@@ -17,6 +17,15 @@
 
 int service_assign_ip(struct daemon *d, json_t *svc, const json_t *old, char *err, size_t errlen)
 {
+    /* The API server's defaults, on every write, so a re-apply is "unchanged". */
+    if (!json_path(svc, "spec.type")) json_path_set(svc, "spec.type", json_string("ClusterIP"));
+    if (!json_path(svc, "spec.sessionAffinity")) json_path_set(svc, "spec.sessionAffinity", json_string("None"));
+    size_t k;
+    json_t *p;
+    json_array_foreach(json_path(svc, "spec.ports"), k, p) {
+        if (!json_object_get(p, "protocol")) json_object_set_new(p, "protocol", json_string("TCP"));
+        if (!json_object_get(p, "targetPort")) json_object_set(p, "targetPort", json_object_get(p, "port"));
+    }
     const char *want = json_path_str(svc, "spec.clusterIP", NULL);
     const char *had = old ? json_path_str(old, "spec.clusterIP", NULL) : NULL;
     if (had) {
@@ -76,8 +85,6 @@ int service_assign_ip(struct daemon *d, json_t *svc, const json_t *old, char *er
     if (rc) return rc;
     json_path_set(svc, "spec.clusterIP", json_string(ip));
     json_path_set(svc, "spec.clusterIPs", json_pack("[s]", ip));
-    if (!json_path(svc, "spec.type")) json_path_set(svc, "spec.type", json_string("ClusterIP"));
-    if (!json_path(svc, "spec.sessionAffinity")) json_path_set(svc, "spec.sessionAffinity", json_string("None"));
     return 0;
 }
 
@@ -161,7 +168,8 @@ static void sync_service(struct daemon *d, json_t *svc, json_t *routes)
         return;
     }
     json_t *ep = store_get(d->store, "Endpoints", ns, name);
-    if (ep && json_equal(json_object_get(ep, "subsets"), subsets)) {
+    json_t *have = json_object_get(ep, "subsets");
+    if (ep && (json_same(have, subsets) || (!have && json_array_size(subsets) == 0))) {
         json_decref(subsets);
         return;
     }

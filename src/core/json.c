@@ -74,3 +74,9 @@ char *json_dump_compact(const json_t *v)
     char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     return s ? s : xstrdup("null");
 }
+
+int json_same(const json_t *a, const json_t *b)
+{
+    if (!a || !b) return a == b;
+    return json_equal(a, b);
+}

@@ -18,6 +18,8 @@ json_int_t json_path_int(const json_t *root, const char *path, json_int_t dflt);
 json_t *json_path_obj(json_t *root, const char *path);
 /* Set path to value (stealing the reference), creating parents. */
 void json_path_set(json_t *root, const char *path, json_t *value);
+/* json_equal that also holds two absent values (NULL) equal. */
+int json_same(const json_t *a, const json_t *b);
 /* Serialize compactly with sorted keys (stable for comparisons). Caller frees. */
 char *json_dump_compact(const json_t *v);
 

@@ -608,8 +608,10 @@ out:
 
 static int patchable(const char *kind)
 {
+    /* Pods too: the daemon allows their labels and annotations to change
+     * and refuses the rest with Kubernetes' own Forbidden text. */
     return !strcmp(kind, "Deployment") || !strcmp(kind, "Service") || !strcmp(kind, "ConfigMap") ||
-           !strcmp(kind, "Secret");
+           !strcmp(kind, "Secret") || !strcmp(kind, "Pod");
 }
 
 int kc_patch(struct kc *kc, int argc, char **argv)
@@ -690,8 +692,8 @@ int kc_patch(struct kc *kc, int argc, char **argv)
     for (size_t i = 0; i < nrefs; i++) {
         const char *kind = refs[i].kind;
         if (!patchable(kind)) {
-            fprintf(kc->err, "error: patching %s is not supported by aiopslab (deployments, services, configmaps "
-                             "and secrets are)\n", kcw_kind_resource(kind));
+            fprintf(kc->err, "error: patching %s is not supported by aiopslab (deployments, services, configmaps, "
+                             "secrets and pods are)\n", kcw_kind_resource(kind));
             errors++;
             continue;
         }

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -214,6 +215,8 @@ static int run_command(struct kc *kc, const struct kcw_exec_args *a, char **env,
             }
         }
         signal(SIGPIPE, SIG_DFL);
+        /* Killed with kubectl (an agent's shell timeout must not leave it). */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int code = 0;
         if (cwd && *cwd && chdir(cwd) < 0) code = errno;
         if (!code) {

@@ -280,6 +280,28 @@ static int rollout_status(struct kc *kc, const char *name, int watch, uint64_t t
     }
 }
 
+/* kc_call, except that the daemon's refusals of a rollout (no history,
+ * unknown revision, paused) come out as kubectl's client-side
+ * "error: ..." lines rather than "Error from server (BadRequest)". The
+ * request is sent once; kc_call's error text is caught and reworded. */
+static int rollout_call(struct kc *kc, json_t *req, json_t **reply)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem) return kc_call(kc, req, reply);
+    FILE *saved = kc->err;
+    kc->err = mem;
+    int rc = kc_call(kc, req, reply);
+    kc->err = saved;
+    fclose(mem);
+    static const char bad[] = "Error from server (BadRequest): ";
+    if (text && str_has_prefix(text, bad)) fprintf(kc->err, "error: %s", text + strlen(bad));
+    else if (text) fputs(text, kc->err);
+    free(text);
+    return rc;
+}
+
 int kc_rollout(struct kc *kc, int argc, char **argv)
 {
     if (argc < 2 || argv[1][0] == '-')
@@ -389,7 +411,7 @@ int kc_rollout(struct kc *kc, int argc, char **argv)
                             name, "toRevision", (json_int_t)to_revision);
             done = !strcmp(sub, "restart") ? "restarted" : "rolled back";
         }
-        if (kc_call(kc, req, &reply)) {
+        if (rollout_call(kc, req, &reply)) {
             errors++;
         } else if (kc->output && strcmp(kc->output, "name")) {
             json_t *items = json_pack("[O]", json_object_get(reply, "object"));

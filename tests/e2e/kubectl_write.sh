@@ -205,6 +205,8 @@ fi
 expect "rollout history --revision=1 shows that template" 0 "A:" k rollout history deploy/sleeper -n kw --revision=1
 expect "rollout undo --to-revision=1" 0 "deployment.apps/sleeper rolled back" \
     k rollout undo deploy/sleeper -n kw --to-revision=1
+expect "rollout undo to a missing revision" 1 "error: unable to find specified revision 99 in history" \
+    k rollout undo deploy/sleeper -n kw --to-revision=99
 expect "undo brought A back" 0 "A" \
     k get deploy sleeper -n kw -o jsonpath='{.spec.template.spec.containers[0].env[0].name}'
 expect "rollout status --watch=false prints once" 0 'deployment "sleeper"' \
@@ -218,6 +220,9 @@ expect "label pod" 0 "pod/$pod labeled" k label pod "$pod" -n kw tier=backend
 expect "label without --overwrite" 1 "'tier' already has a value (backend), and --overwrite is false" \
     k label pod "$pod" -n kw tier=front
 expect "label --overwrite" 0 "pod/$pod labeled" k label pod "$pod" -n kw tier=front --overwrite
+expect "patch a pod's labels" 0 "pod/$pod patched" k patch pod "$pod" -n kw -p '{"metadata":{"labels":{"p":"q"}}}'
+expect "patch a pod's spec: Forbidden" 1 "pod updates may not change fields other than" \
+    k patch pod "$pod" -n kw -p '{"spec":{"containers":[{"name":"main","image":"other"}]}}'
 expect "annotate deployment" 0 "deployment.apps/sleeper annotated" k annotate deploy/sleeper -n kw note=hello
 expect "annotation set" 0 "hello" k get deploy sleeper -n kw -o jsonpath='{.metadata.annotations.note}'
 

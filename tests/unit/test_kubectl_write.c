@@ -628,6 +628,9 @@ static json_t *fake_reply(json_t *req)
         upd = json_deep_copy(old);
         json_path_set(upd, "spec.replicas", json_incref(json_object_get(req, "replicas")));
     } else if (!strcmp(op, "rollout")) {
+        if (json_path_int(req, "toRevision", 0) == 99)
+            return json_pack("{s:{s:i, s:s, s:s}}", "error", "code", 400, "reason", "BadRequest", "message",
+                             "unable to find specified revision 99 in history");
         upd = json_deep_copy(old);
         json_path_set(upd, "spec.template.metadata.annotations.restarted", json_string("now"));
         json_path_set(upd, "metadata.lastAction", json_string(json_path_str(req, "action", "")));
@@ -808,8 +811,12 @@ static void test_verb_patch(void)
     char *json[] = {"patch", "cm/cfg", "--type", "json", "-p", "[{\"op\":\"replace\",\"path\":\"/data/k\",\"value\":\"w\"}]"};
     T_EQ_INT(kc_patch(&kc, 6, json), 0);
     T_CHECK(strstr(slurp(out), "configmap/cfg patched\n"));
-    char *pod[] = {"patch", "pod", "web-1", "-p", "{}"};
-    T_EQ_INT(kc_patch(&kc, 5, pod), 1);
+    char *rs[] = {"patch", "rs", "web-1", "-p", "{}"};
+    T_EQ_INT(kc_patch(&kc, 5, rs), 1);
+    T_CHECK(strstr(slurp(errf), "error: patching replicasets.apps is not supported"));
+    char *pod[] = {"patch", "pod", "web-1", "-p", "{\"metadata\":{\"labels\":{\"x\":\"y\"}}}"};
+    T_EQ_INT(kc_patch(&kc, 5, pod), 0);
+    T_CHECK(strstr(slurp(out), "pod/web-1 patched\n"));
     char *missing[] = {"patch", "deploy", "nope", "-p", "{\"a\":1}"};
     T_EQ_INT(kc_patch(&kc, 5, missing), 1);
     T_CHECK(strstr(slurp(errf), "Error from server (NotFound): deployments.apps \"nope\" not found\n"));
@@ -885,6 +892,12 @@ static void test_verb_rollout(void)
     T_EQ_INT(kc_rollout(&kc, 4, undo), 0);
     T_CHECK(strstr(slurp(out), "deployment.apps/web rolled back\n"));
     T_CHECK(strstr(requests(), "\"toRevision\":1"));
+    T_EQ_INT(count_op("rollout"), 2);
+    /* A refusal reads as kubectl's client-side error, and is sent once. */
+    char *undo99[] = {"rollout", "undo", "deploy/web", "--to-revision=99"};
+    T_EQ_INT(kc_rollout(&kc, 4, undo99), 1);
+    T_EQ_STR(slurp(errf), "error: unable to find specified revision 99 in history\n");
+    T_EQ_INT(count_op("rollout"), 3);
     /* 1 of 2 available: --watch=false prints once and succeeds. */
     char *st[] = {"rollout", "status", "deploy/web", "--watch=false"};
     T_EQ_INT(kc_rollout(&kc, 4, st), 0);
