@@ -12,6 +12,7 @@
 #include "cluster/conmon.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -58,6 +59,8 @@ struct conmon {
     json_t *spec;
     char **argv, **env;
     const char *cwd;
+    uid_t uid; /* (uid_t)-1: keep conmon's */
+    gid_t gid;
     int grace_s;
     struct crilog_writer *log;
     struct limits lim;
@@ -199,6 +202,8 @@ static int spec_load(struct conmon *c, enum limits_kind *kind, char *err, size_t
         snprintf(err, errlen, "spec: unknown limits \"%s\"", limits);
         return -EINVAL;
     }
+    c->uid = (uid_t)json_path_int(c->spec, "runAsUser", -1);
+    c->gid = (gid_t)json_path_int(c->spec, "runAsGroup", json_path_int(c->spec, "runAsUser", -1));
     json_int_t grace = json_path_int(c->spec, "gracePeriodSeconds", 30);
     c->grace_s = grace < 0 ? 0 : grace > 86400 ? 86400 : (int)grace;
     return 0;
@@ -241,6 +246,11 @@ static void child_main(struct conmon *c, pid_t parent, int devnull, int out_w, i
     do r = read(sync_r, &go, 1);
     while (r < 0 && errno == EINTR);
     if (r != 1) _exit(127);
+    /* securityContext.runAsUser/runAsGroup: only a root conmon can switch. */
+    if (c->uid != (uid_t)-1 && geteuid() == 0) {
+        if (setgroups(0, NULL) < 0 || setgid(c->gid) < 0 || setuid(c->uid) < 0)
+            child_report(report_w, STAGE_EXEC, errno, 0);
+    }
     if (c->cwd && chdir(c->cwd) < 0) child_report(report_w, STAGE_CHDIR, errno, 0);
     const char *name = c->argv[0];
     if (strchr(name, '/')) {

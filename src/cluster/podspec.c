@@ -353,6 +353,8 @@ int podspec_build(struct daemon *d, const json_t *pod, const json_t *ctr, const 
     }
     if (ms) manifest_parse_memory(ms, &mem);
     if (cs) manifest_parse_cpu(cs, &cpu);
+    json_int_t uid = json_path_int(ctr, "securityContext.runAsUser", json_path_int(pod, "spec.securityContext.runAsUser", -1));
+    json_int_t gid = json_path_int(ctr, "securityContext.runAsGroup", json_path_int(pod, "spec.securityContext.runAsGroup", uid));
     char cg[256];
     snprintf(cg, sizeof cg, "aiopslab-%s-%s-%s", d->lab.name, json_path_str(pod, "metadata.uid", ""),
              json_path_str(ctr, "name", ""));
@@ -360,6 +362,10 @@ int podspec_build(struct daemon *d, const json_t *pod, const json_t *ctr, const 
                       cwd, "logMaxBytes", (json_int_t)10 << 20, "logMaxFiles", 3, "memoryLimitBytes",
                       (json_int_t)mem, "cpuLimitMillis", (json_int_t)cpu, "limits", "auto", "cgroupName", cg,
                       "gracePeriodSeconds", json_path_int(pod, "spec.terminationGracePeriodSeconds", 30));
+    if (uid >= 0) {
+        json_object_set_new(*spec, "runAsUser", json_integer(uid));
+        json_object_set_new(*spec, "runAsGroup", json_integer(gid >= 0 ? gid : uid));
+    }
     return 0;
 }
 
@@ -465,6 +471,18 @@ int podspec_volumes(struct daemon *d, const json_t *pod, const char *poddir, cha
                 return -errno;
             }
         }
+    }
+    /* A pod that runs as another user owns its folders (root only). */
+    json_int_t uid = json_path_int(pod, "spec.securityContext.runAsUser", -1);
+    json_t *c0;
+    json_array_foreach(json_path(pod, "spec.containers"), i, c0)
+        if (uid < 0) uid = json_path_int(c0, "securityContext.runAsUser", -1);
+    json_int_t gid = json_path_int(pod, "spec.securityContext.fsGroup", json_path_int(pod, "spec.securityContext.runAsGroup", uid));
+    if (uid >= 0 && geteuid() == 0) {
+        char vols[PATH_MAX + 16];
+        snprintf(vols, sizeof vols, "%s/volumes", poddir);
+        chown_tree(root, (uid_t)uid, (gid_t)gid);
+        chown_tree(vols, (uid_t)uid, (gid_t)gid);
     }
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/util.h"
@@ -26,6 +27,8 @@ static int home_dir(char *out, size_t n)
 {
     const char *h = getenv("AIOPSLAB_HOME");
     if (h && *h) return snprintf(out, n, "%s", h) >= (int)n ? -ENAMETOOLONG : 0;
+    /* root's home is closed to the users that pods may run as (runAsUser). */
+    if (geteuid() == 0) return snprintf(out, n, "/var/lib/aiopslab") >= (int)n ? -ENAMETOOLONG : 0;
     const char *home = getenv("HOME");
     return snprintf(out, n, "%s/.aiopslab", home && *home ? home : "/tmp") >= (int)n ? -ENAMETOOLONG : 0;
 }

@@ -1,7 +1,8 @@
 /* lab: where a lab lives and which addresses it owns.
  *
  * Several labs can run on one machine. A lab has a name, a data directory
- * ($AIOPSLAB_HOME/labs/NAME, AIOPSLAB_HOME defaulting to ~/.aiopslab) and a
+ * ($AIOPSLAB_HOME/labs/NAME, AIOPSLAB_HOME defaulting to ~/.aiopslab, or
+ * /var/lib/aiopslab for root) and a
  * /16 of loopback, 127.NET.0.0/16, chosen at `cluster up` and kept in
  * lab.json. Inside it:
  *   127.NET.0.1            the node: mesh shim port and mesh admin port

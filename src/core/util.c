@@ -128,6 +128,27 @@ int rm_rf(const char *path)
     return 0;
 }
 
+int chown_tree(const char *path, uid_t uid, gid_t gid)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) return -errno;
+    if (lchown(path, uid, gid) < 0) return -errno;
+    if (!S_ISDIR(st.st_mode)) return 0;
+    DIR *d = opendir(path);
+    if (!d) return -errno;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char sub[PATH_MAX];
+        if (snprintf(sub, sizeof sub, "%s/%s", path, e->d_name) >= (int)sizeof sub) continue;
+        int r = chown_tree(sub, uid, gid);
+        if (r && !rc) rc = r;
+    }
+    closedir(d);
+    return rc;
+}
+
 uint64_t proc_starttime(pid_t pid)
 {
     char path[64], line[1024];

@@ -19,6 +19,8 @@ int write_file_atomic(const char *path, const void *data, size_t n);
 int mkdir_p(const char *path, mode_t mode);
 /* Remove a tree. Missing is not an error. */
 int rm_rf(const char *path);
+/* chown a tree (not following symlinks). 0 or -errno of the first failure. */
+int chown_tree(const char *path, uid_t uid, gid_t gid);
 /* The start time of a process in clock ticks since boot (field 22 of
  * /proc/PID/stat), or 0 when the process does not exist. Together with the
  * pid it names a process unambiguously across pid reuse. */
