@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cluster/daemon.h"
+#include "cluster/limits.h"
 #include "cluster/paths.h"
 #include "cluster/podspec.h"
 #include "cluster/probe.h"
@@ -870,4 +871,8 @@ void kubelet_adopt(struct daemon *d)
     }
     json_decref(pods);
     reap_orphans(d);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "aiopslab-%s-", d->lab.name);
+    int n = limits_gc(prefix);
+    if (n) log_info("removed %d cgroups left by stopped containers", n);
 }

@@ -613,3 +613,26 @@ int limits_remove(struct limits *l)
     }
     return rc;
 }
+
+int limits_gc(const char *prefix)
+{
+    const char *subs[] = {"", "memory/", "cpu/", "cpuacct/"};
+    int removed = 0;
+    for (int i = 0; i < 4; i++) {
+        char dir[PATH_MAX];
+        if (snprintf(dir, sizeof dir, "%s/%s%s", cgroup_root(), subs[i], PARENT) >= (int)sizeof dir) continue;
+        DIR *d = opendir(dir);
+        if (!d) continue;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (strncmp(e->d_name, prefix, strlen(prefix))) continue;
+            char cg[PATH_MAX + 300], procs[PATH_MAX + 320], s[64];
+            snprintf(cg, sizeof cg, "%s/%s", dir, e->d_name);
+            snprintf(procs, sizeof procs, "%s/cgroup.procs", cg);
+            if (read_small(procs, s, sizeof s) < 0 || s[0]) continue; /* still in use */
+            if (rmdir(cg) == 0) removed++;
+        }
+        closedir(d);
+    }
+    return removed;
+}

@@ -89,4 +89,8 @@ int limits_proc_usage(pid_t sid, pid_t root, struct limits_usage *out);
 /* Usage of l's container whatever its mechanism. */
 int limits_usage(const struct limits *l, struct limits_usage *out);
 
+/* Remove the empty cgroups whose names start with prefix (left behind by
+ * monitors that were killed). Returns how many were removed. */
+int limits_gc(const char *prefix);
+
 #endif

@@ -123,7 +123,7 @@ spec:
 EOF
 ) && ok "apply the third-party servers" || bail_out "apply the third-party servers" "$out"
 
-if wait_for '[ "$(pods_of tp web | grep -c .)" = 2 ] && all_ready tp' 40; then
+if wait_for '[ "$(pods_of tp web | grep -c .)" = 2 ] && all_ready tp' 30; then
     ok "all third-party pods Ready"
 else
     not_ok "all third-party pods Ready" "$(k get pods -n tp 2>&1)"
@@ -174,7 +174,7 @@ seen=$(for i in $(seq 12); do http_get "http://$ip:8000/whoami"; done | sort -u)
 ip=$(cluster_ip tp postgres)
 out=$(PGCONNECT_TIMEOUT=5 timeout 10 psql -h "$ip" -p 5432 -U postgres -tAc 'select 41 + 1' 2>&1)
 [ "$out" = 42 ] && ok "psql through the ClusterIP" || not_ok "psql through the ClusterIP ($ip)" "$out" "$(k logs -n tp "$(pods_of tp postgres)" 2>&1 | tail -n 8)"
-out=$(PGCONNECT_TIMEOUT=5 timeout 10 psql -h "$ip" -p 5432 -U postgres -tAc \
-    'create table t (v text); insert into t values ($$kept$$); select v from t' 2>&1)
+out=$(PGCONNECT_TIMEOUT=5 timeout 10 psql -h "$ip" -p 5432 -U postgres -qtA -v ON_ERROR_STOP=1 \
+    -c 'create table t (v text)' -c 'insert into t values ($$kept$$)' -c 'select v from t' 2>&1)
 [ "$out" = kept ] && ok "postgres: create, insert, select" || not_ok "postgres: create, insert, select" "$out"
 done_testing
