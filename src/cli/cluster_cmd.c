@@ -180,7 +180,11 @@ static int cluster_down(int argc, char **argv)
         return 1;
     }
     uint64_t deadline = mono_ns() + 60000000000ull;
-    while (pid > 0 && kill((pid_t)pid, 0) == 0 && mono_ns() < deadline) usleep(20000);
+    /* The daemon may be our own child (started above): reap it, or kill(pid, 0)
+     * keeps seeing its zombie. */
+    while (pid > 0 && waitpid((pid_t)pid, NULL, WNOHANG) != (pid_t)pid && kill((pid_t)pid, 0) == 0 &&
+           mono_ns() < deadline)
+        usleep(20000);
     if (purge) rm_rf(lab.dir);
     printf("cluster \"%s\" is down%s\n", lab.name, purge ? " and its data removed" : "");
     return 0;

@@ -256,6 +256,15 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
         return real_connect(fd, addr, len);
     }
 
+    /* Already connected (a program that calls connect() again to learn how
+     * its non-blocking connect ended, as hiredis does): what the kernel says. */
+    struct sockaddr_in peer;
+    socklen_t plen = sizeof peer;
+    if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
+        errno = EISCONN;
+        return -1;
+    }
+
     /* A Service: through the mesh, waiting for its verdict like a blocking
      * connect would (bounded by SO_SNDTIMEO when set). */
     int64_t deadline = -1;

@@ -109,7 +109,8 @@ else
 fi
 sleep 0.5
 stray=$(for p in $(lab_pids); do
-    grep -qaE 'example-|redis-server' "/proc/$p/cmdline" 2>/dev/null && tr '\0' ' ' <"/proc/$p/cmdline"
+    argv0=$(tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | head -n 1)
+    case "${argv0##*/}" in example-* | redis-server) tr '\0' ' ' <"/proc/$p/cmdline" ;; esac
 done)
 [ -z "$stray" ] && ok "undeploy: no app process left" || not_ok "undeploy: no app process left" "$stray"
 

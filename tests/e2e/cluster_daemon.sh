@@ -23,16 +23,21 @@ census() {
     for p in $(lab_pids); do
         local cmd
         cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+        local argv0=${cmd%% *}
         case "$cmd" in
         *" __daemon"*) echo daemon ;;
         *" __mesh"*) echo mesh ;;
         *" __conmon"*) echo conmon ;;
-        *example-frontend*) echo frontend ;;
-        *example-words*) echo words ;;
-        *example-counter*) echo counter ;;
-        *redis-server*) echo redis ;;
         "") ;;
-        *) echo "other:${cmd:0:60}" ;;
+        *)
+            case "${argv0##*/}" in
+            example-frontend) echo frontend ;;
+            example-words) echo words ;;
+            example-counter) echo counter ;;
+            redis-server) echo redis ;;
+            *) echo "other:${cmd:0:60}" ;;
+            esac
+            ;;
         esac
     done | sort | uniq -c | sed 's/^ *//'
 }

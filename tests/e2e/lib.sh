@@ -31,6 +31,7 @@ LABDIR="$AIOPSLAB_HOME/labs/$LAB"
 E2E_COUNT=0
 E2E_FAILED=0
 E2E_LAB_STARTED=0
+trap 'rm -rf "$AIOPSLAB_HOME"' EXIT # lab_up replaces it with lab_down
 
 # ---- TAP -----------------------------------------------------------------
 
