@@ -70,18 +70,32 @@ for _ in $(seq 50); do
         curl -sf "http://127.$NET.1.1:$NGX/" >/dev/null && break
     sleep 0.1
 done
-run() { # name url
-    local out
+cpu_ticks() { # pid: utime+stime in clock ticks
+    [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+# The proxies run under timeout(1): their pids are its children.
+HAP_PID=$(pgrep -P "${PIDS[1]}" | head -1)
+MESH_PID=$(pgrep -P "${PIDS[2]}" | head -1)
+TICKS=$(getconf CLK_TCK)
+run() { # name url [proxy-pid]
+    local out before after
+    before=$(cpu_ticks "$3")
     out=$(timeout 60 wrk -t1 -c"$CONNS" -d"$DUR" --latency "$2" 2>&1)
-    local rps p50 p99
+    after=$(cpu_ticks "$3")
+    local rps p50 p99 reqs cpu=""
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1=="50%" {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-    printf '%-8s %12s req/s   p50 %9s   p99 %9s\n' "$1" "$rps" "$p50" "$p99"
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    # The proxy's own cpu per request: fair on a box where wrk, nginx and
+    # the proxy share two cores.
+    [ -n "$3" ] && [ -n "$reqs" ] && cpu=$(awk -v t=$((after - before)) -v hz="$TICKS" -v n="$reqs" \
+        'BEGIN { printf "   proxy cpu %5.2f us/req", t / hz * 1e6 / n }')
+    printf '%-8s %12s req/s   p50 %9s   p99 %9s%s\n' "$1" "$rps" "$p50" "$p99" "$cpu"
 }
 echo "# wrk -t1 -c$CONNS -d$DUR --latency; nginx worker_processes 1; haproxy nbthread $THREADS; mesh 1 thread; $(nproc) CPUs"
 run direct "http://127.0.0.1:$NGX/"
-run mesh "http://127.$NET.1.1:$NGX/"
-run haproxy "http://127.0.0.1:$HAP/"
-run mesh "http://127.$NET.1.1:$NGX/"
-run haproxy "http://127.0.0.1:$HAP/"
+run mesh "http://127.$NET.1.1:$NGX/" "$MESH_PID"
+run haproxy "http://127.0.0.1:$HAP/" "$HAP_PID"
+run mesh "http://127.$NET.1.1:$NGX/" "$MESH_PID"
+run haproxy "http://127.0.0.1:$HAP/" "$HAP_PID"

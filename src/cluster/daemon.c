@@ -28,10 +28,6 @@ static void on_sync_timer(uv_timer_t *t)
     daemon_sync(t->data);
 }
 
-void daemon_kick(struct daemon *d)
-{
-    if (!uv_is_active((uv_handle_t *)&d->sync_timer)) uv_timer_start(&d->sync_timer, on_sync_timer, 0, 0);
-}
 
 void daemon_wake_in(struct daemon *d, uint64_t ms)
 {
@@ -39,12 +35,23 @@ void daemon_wake_in(struct daemon *d, uint64_t ms)
         uv_timer_start(&d->sync_timer, on_sync_timer, ms, 0);
 }
 
+void daemon_kick(struct daemon *d)
+{
+    daemon_wake_in(d, 0);
+}
+
 void daemon_sync(struct daemon *d)
 {
     if (d->stopping) return;
-    deployment_sync(d);
-    kubelet_sync(d);
-    service_sync(d);
+    /* Controllers feed each other (pods -> ReplicaSet -> Deployment status):
+     * pass again while a pass changed something, a few times at most. */
+    for (int pass = 0; pass < 4; pass++) {
+        unsigned long long before = store_version(d->store);
+        deployment_sync(d);
+        kubelet_sync(d);
+        service_sync(d);
+        if (store_version(d->store) == before) break;
+    }
 }
 
 static void on_resync(uv_timer_t *t)

@@ -159,10 +159,16 @@ int store_put(struct store *s, json_t *obj)
     return persist(s, key, obj);
 }
 
+unsigned long long store_version(const struct store *s)
+{
+    return s->version;
+}
+
 int store_del(struct store *s, const char *kind, const char *ns, const char *name)
 {
     char key[600];
     make_key(key, sizeof key, kind, ns, name);
     if (json_object_del(s->objects, key)) return -ENOENT;
+    s->version++;
     return persist(s, key, NULL);
 }

@@ -24,6 +24,8 @@ json_t *store_list(struct store *s, const char *kind, const char *ns);
 int store_put(struct store *s, json_t *obj);
 /* Remove and persist. 0 or -ENOENT. */
 int store_del(struct store *s, const char *kind, const char *ns, const char *name);
+/* A counter that moves on every put and delete (the newest resourceVersion). */
+unsigned long long store_version(const struct store *s);
 /* A fresh random id in the Kubernetes uid form (8-4-4-4-12 hex). */
 void store_new_uid(char out[37]);
 
