@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cluster/daemon.h"
+#include "cluster/object.h"
 #include "cluster/selector.h"
 #include "core/alloc.h"
 #include "core/json.h"
@@ -44,16 +45,6 @@ static void random_suffix(char out[6])
     out[5] = '\0';
 }
 
-static int owned_by(const json_t *obj, const char *uid)
-{
-    size_t i;
-    json_t *ref;
-    json_array_foreach(json_path(obj, "metadata.ownerReferences"), i, ref) {
-        if (!strcmp(json_path_str(ref, "uid", ""), uid)) return 1;
-    }
-    return 0;
-}
-
 static json_t *owner_ref(const json_t *owner)
 {
     return json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", json_path_str(owner, "apiVersion", "apps/v1"),
@@ -61,33 +52,10 @@ static json_t *owner_ref(const json_t *owner)
                      "uid", json_path_str(owner, "metadata.uid", ""), "controller", 1, "blockOwnerDeletion", 1);
 }
 
-/* jansson's dotted paths cannot hold keys with dots; annotation keys do. */
-static const char *annotation(const json_t *obj, const char *key)
-{
-    json_t *a = json_path(obj, "metadata.annotations");
-    json_t *v = json_is_object(a) ? json_object_get(a, key) : NULL;
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static void set_annotation(json_t *obj, const char *key, const char *value)
-{
-    json_object_set_new(json_path_obj(obj, "metadata.annotations"), key, json_string(value));
-}
-
 static long revision_of(const json_t *rs)
 {
-    const char *r = annotation(rs, REVISION_KEY);
+    const char *r = object_annotation(rs, REVISION_KEY);
     return r ? strtol(r, NULL, 10) : 0;
-}
-
-static int pod_ready(const json_t *pod)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_path(pod, "status.conditions"), i, c) {
-        if (!strcmp(json_path_str(c, "type", ""), "Ready")) return !strcmp(json_path_str(c, "status", ""), "True");
-    }
-    return 0;
 }
 
 /* Pods of a ReplicaSet that are not being deleted. */
@@ -99,7 +67,7 @@ static json_t *active_pods(struct daemon *d, const json_t *rs)
     size_t i;
     json_t *pod;
     json_array_foreach(all, i, pod) {
-        if (owned_by(pod, uid) && !json_path(pod, "metadata.deletionTimestamp")) json_array_append(out, pod);
+        if (object_owned_by(pod, uid) && !json_path(pod, "metadata.deletionTimestamp")) json_array_append(out, pod);
     }
     json_decref(all);
     return out;
@@ -118,7 +86,7 @@ static void delete_pod(struct daemon *d, json_t *pod)
 static int scale_down_order(const void *a, const void *b)
 {
     json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int rx = pod_ready(x), ry = pod_ready(y);
+    int rx = object_pod_ready(x), ry = object_pod_ready(y);
     if (rx != ry) return rx - ry;
     return -strcmp(json_path_str(x, "metadata.creationTimestamp", ""), json_path_str(y, "metadata.creationTimestamp", ""));
 }
@@ -171,7 +139,7 @@ static void sync_replicaset(struct daemon *d, json_t *rs)
     int ready = 0;
     size_t i;
     json_t *pod;
-    json_array_foreach(pods, i, pod) ready += pod_ready(pod);
+    json_array_foreach(pods, i, pod) ready += object_pod_ready(pod);
     json_t *st = json_pack("{s:I, s:I, s:i, s:i, s:I}", "replicas", (json_int_t)json_array_size(pods),
                            "fullyLabeledReplicas", (json_int_t)json_array_size(pods), "readyReplicas", ready,
                            "availableReplicas", ready, "observedGeneration", json_path_int(rs, "metadata.generation", 1));
@@ -191,7 +159,7 @@ static json_t *owned_replicasets(struct daemon *d, const json_t *dep)
     json_t *all = store_list(d->store, "ReplicaSet", ns), *out = json_array();
     size_t i;
     json_t *rs;
-    json_array_foreach(all, i, rs) if (owned_by(rs, uid)) json_array_append(out, rs);
+    json_array_foreach(all, i, rs) if (object_owned_by(rs, uid)) json_array_append(out, rs);
     json_decref(all);
     return out;
 }
@@ -203,7 +171,7 @@ static void set_replicas(struct daemon *d, json_t *dep, json_t *rs, json_int_t n
     json_path_set(rs, "spec.replicas", json_integer(n));
     char desired[24];
     snprintf(desired, sizeof desired, "%lld", (long long)json_path_int(dep, "spec.replicas", 1));
-    set_annotation(rs, "deployment.kubernetes.io/desired-replicas", desired);
+    object_set_annotation(rs, "deployment.kubernetes.io/desired-replicas", desired);
     store_put(d->store, rs);
     event_record(d, dep, "Normal", "ScalingReplicaSet", "deployment-controller", "Scaled %s replica set %s to %lld",
                  n > cur ? "up" : "down", json_path_str(rs, "metadata.name", ""), (long long)n);
@@ -224,9 +192,9 @@ static json_t *new_replicaset(struct daemon *d, json_t *dep, const char *hash, l
                            owner_ref(dep), "spec", "replicas", 0, "selector", sel, "template", tmpl);
     char rev[24];
     snprintf(rev, sizeof rev, "%ld", revision);
-    set_annotation(rs, REVISION_KEY, rev);
-    const char *cause = annotation(dep, "kubernetes.io/change-cause");
-    if (cause) set_annotation(rs, "kubernetes.io/change-cause", cause);
+    object_set_annotation(rs, REVISION_KEY, rev);
+    const char *cause = object_annotation(dep, "kubernetes.io/change-cause");
+    if (cause) object_set_annotation(rs, "kubernetes.io/change-cause", cause);
     store_put(d->store, rs);
     json_decref(rs);
     return store_get(d->store, "ReplicaSet", ns, name);
@@ -255,7 +223,7 @@ static void sync_deployment(struct daemon *d, json_t *dep)
         if (revision_of(cur) < maxrev) { /* an old template came back (undo): it becomes the newest revision */
             char rev[24];
             snprintf(rev, sizeof rev, "%ld", maxrev + 1);
-            set_annotation(cur, REVISION_KEY, rev);
+            object_set_annotation(cur, REVISION_KEY, rev);
             store_put(d->store, cur);
         }
     }
@@ -328,10 +296,10 @@ static void sync_deployment(struct daemon *d, json_t *dep)
                            json_path_int(dep, "metadata.generation", 1), "replicas", total, "updatedReplicas", updated,
                            "readyReplicas", ready, "availableReplicas", ready, "unavailableReplicas",
                            total - ready > 0 ? total - ready : (want - ready > 0 ? want - ready : 0), "conditions", conds);
-    const char *rev = annotation(cur, REVISION_KEY);
+    const char *rev = object_annotation(cur, REVISION_KEY);
     int dirty = 0;
-    if (rev && (!annotation(dep, REVISION_KEY) || strcmp(annotation(dep, REVISION_KEY), rev))) {
-        set_annotation(dep, REVISION_KEY, rev);
+    if (rev && (!object_annotation(dep, REVISION_KEY) || strcmp(object_annotation(dep, REVISION_KEY), rev))) {
+        object_set_annotation(dep, REVISION_KEY, rev);
         dirty = 1;
     }
     if (!json_same(st, old_st)) {

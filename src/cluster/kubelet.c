@@ -748,16 +748,8 @@ void kubelet_free(struct daemon *d)
 
 static int is_conmon(pid_t pid)
 {
-    char path[64], cmd[256];
-    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f) return 0;
-    size_t n = fread(cmd, 1, sizeof cmd - 1, f);
-    fclose(f);
-    cmd[n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (!cmd[i]) cmd[i] = ' ';
-    return strstr(cmd, "__conmon") != NULL;
+    static const char *const needles[] = {"__conmon", NULL};
+    return proc_cmdline_has(pid, needles);
 }
 
 static void adopt_ctr(struct daemon *d, struct podrt *p, const json_t *pod, struct ctr *c, const json_t *cs)

@@ -49,7 +49,7 @@ static void watch(struct daemon *d)
 /* A mesh left by an earlier daemon, still running? */
 static pid_t running_mesh(struct daemon *d)
 {
-    char path[PATH_MAX], cmd[256];
+    char path[PATH_MAX];
     lab_path(&d->lab, "mesh/mesh.pid", path, sizeof path);
     struct buf b;
     buf_init(&b, 64);
@@ -61,15 +61,8 @@ static pid_t running_mesh(struct daemon *d)
     }
     buf_free(&b);
     if (pid <= 0) return 0;
-    snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
-    FILE *f = fopen(path, "re");
-    if (!f) return 0;
-    size_t n = fread(cmd, 1, sizeof cmd - 1, f);
-    fclose(f);
-    cmd[n] = '\0';
-    for (size_t i = 0; i < n; i++)
-        if (!cmd[i]) cmd[i] = ' ';
-    return strstr(cmd, "__mesh") && strstr(cmd, d->lab.dir) ? (pid_t)pid : 0;
+    const char *const needles[] = {"__mesh", d->lab.dir, NULL};
+    return proc_cmdline_has((pid_t)pid, needles) ? (pid_t)pid : 0;
 }
 
 void meshctl_start(struct daemon *d)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cluster/daemon.h"
+#include "cluster/object.h"
 #include "cluster/podspec.h"
 #include "cluster/selector.h"
 #include "core/alloc.h"
@@ -88,16 +89,6 @@ int service_assign_ip(struct daemon *d, json_t *svc, const json_t *old, char *er
     return 0;
 }
 
-static int pod_ready(const json_t *pod)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_path(pod, "status.conditions"), i, c) {
-        if (!strcmp(json_path_str(c, "type", ""), "Ready")) return !strcmp(json_path_str(c, "status", ""), "True");
-    }
-    return 0;
-}
-
 /* The workload name of a pod: its app label, else its owner's owner's name. */
 static const char *workload_of(struct daemon *d, const json_t *pod)
 {
@@ -139,7 +130,7 @@ static void sync_service(struct daemon *d, json_t *svc, json_t *routes)
             json_t *addr = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "ip", ip, "nodeName", DAEMON_NODE_NAME,
                                      "targetRef", "kind", "Pod", "name", json_path_str(pod, "metadata.name", ""),
                                      "namespace", ns, "uid", json_path_str(pod, "metadata.uid", ""));
-            if (pod_ready(pod)) {
+            if (object_pod_ready(pod)) {
                 json_array_append_new(ready, addr);
                 json_array_append_new(eps, json_pack("{s:s, s:i, s:s}", "ip", ip, "port", port, "pod",
                                                      json_path_str(pod, "metadata.name", "")));

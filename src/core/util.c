@@ -171,6 +171,22 @@ uint64_t proc_starttime(pid_t pid)
     return strtoull(p, NULL, 10);
 }
 
+int proc_cmdline_has(pid_t pid, const char *const needles[])
+{
+    char path[64], cmd[4096];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f) return 0;
+    size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+    fclose(f);
+    cmd[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (!cmd[i]) cmd[i] = ' ';
+    for (; *needles; needles++)
+        if (!strstr(cmd, *needles)) return 0;
+    return n > 0;
+}
+
 int parse_long(const char *s, long min, long max, long *out)
 {
     if (!s || !*s) return -EINVAL;

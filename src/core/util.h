@@ -25,6 +25,9 @@ int chown_tree(const char *path, uid_t uid, gid_t gid);
  * /proc/PID/stat), or 0 when the process does not exist. Together with the
  * pid it names a process unambiguously across pid reuse. */
 uint64_t proc_starttime(pid_t pid);
+/* Whether the command line of process pid contains every one of the
+ * NULL-terminated needles (arguments joined by spaces). */
+int proc_cmdline_has(pid_t pid, const char *const needles[]);
 /* Parse a whole decimal integer in [min, max]; 0 or -EINVAL. */
 int parse_long(const char *s, long min, long max, long *out);
 /* Copy at most dstlen-1 bytes and terminate; returns -E2BIG when cut. */

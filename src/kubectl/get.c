@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/timeutil.h"
+#include "cluster/selector.h"
 #include "kubectl/kc.h"
 #include "kubectl/kread.h"
 
@@ -27,87 +28,10 @@ static char *trim(char *s)
     return s;
 }
 
-static int in_list(const char *list, const char *v)
-{
-    /* list: "a,b , c" (inside the parentheses) */
-    char *copy = xstrdup(list), *p = copy;
-    int hit = 0;
-    while (p && !hit) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma = '\0';
-        if (!strcmp(trim(p), v)) hit = 1;
-        p = comma ? comma + 1 : NULL;
-    }
-    free(copy);
-    return hit;
-}
-
-static int requirement(char *r, const json_t *labels)
-{
-    r = trim(r);
-    if (!*r) return -EINVAL;
-    if (*r == '!') {
-        char *k = trim(r + 1);
-        if (!*k) return -EINVAL;
-        return json_object_get(labels, k) == NULL;
-    }
-    char *sp = strchr(r, ' ');
-    char *paren = strchr(r, '(');
-    if (paren && sp && sp < paren) {
-        *sp = '\0';
-        char *key = r, *rest = trim(sp + 1);
-        int notin;
-        if (!strncmp(rest, "notin", 5)) notin = 1, rest += 5;
-        else if (!strncmp(rest, "in", 2)) notin = 0, rest += 2;
-        else return -EINVAL;
-        rest = trim(rest);
-        size_t n = strlen(rest);
-        if (n < 2 || rest[0] != '(' || rest[n - 1] != ')') return -EINVAL;
-        rest[n - 1] = '\0';
-        const char *v = json_string_value(json_object_get(labels, key));
-        if (notin) return !v || !in_list(rest + 1, v);
-        return v && in_list(rest + 1, v);
-    }
-    char *op = strpbrk(r, "=!");
-    if (!op) {
-        if (strpbrk(r, " ()")) return -EINVAL;
-        return json_object_get(labels, r) != NULL;
-    }
-    int neg = *op == '!';
-    if (neg && op[1] != '=') return -EINVAL;
-    char *val = op + (neg ? 2 : (op[1] == '=' ? 2 : 1));
-    *op = '\0';
-    char *key = trim(r);
-    val = trim(val);
-    if (!*key) return -EINVAL;
-    const char *v = json_string_value(json_object_get(labels, key));
-    if (neg) return !v || strcmp(v, val) != 0;
-    return v && !strcmp(v, val);
-}
-
 int kc_selector_match(const char *selector, const json_t *labels)
 {
-    char *copy = xstrdup(selector);
-    int depth = 0, result = 1, rc = 0;
-    char *start = copy;
-    for (char *p = copy;; p++) {
-        if (*p == '(') depth++;
-        if (*p == ')') depth--;
-        if ((*p == ',' && depth == 0) || !*p) {
-            int end = !*p;
-            *p = '\0';
-            int m = requirement(start, labels);
-            if (m < 0) {
-                rc = -EINVAL;
-                break;
-            }
-            if (!m) result = 0;
-            if (end) break;
-            start = p + 1;
-        }
-    }
-    free(copy);
-    return rc ? rc : result;
+    char err[256];
+    return selector_match_string(selector, labels, err, sizeof err);
 }
 
 static int field_match(const char *selector, const json_t *obj)
