@@ -3,7 +3,8 @@
 # package is present it only checks and returns within a second.
 set -e
 PKGS="build-essential pkg-config libjansson-dev libyaml-dev libsqlite3-dev libuv1-dev
-      haproxy wrk nginx-light redis-server memcached python3 curl procps iproute2"
+      haproxy wrk nginx-light redis-server memcached postgresql python3 curl procps iproute2
+      clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
