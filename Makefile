@@ -95,19 +95,20 @@ FUZZ_LIBS  := $(shell pkg-config --libs jansson yaml-0.1) -lm
 FUZZ_CORE  := src/core/alloc.c src/core/buf.c src/core/json.c src/core/util.c
 FUZZ_yaml_SRC  := src/core/yaml.c src/cluster/manifest.c $(FUZZ_CORE)
 FUZZ_patch_SRC := src/cluster/patch.c $(FUZZ_CORE)
+FUZZ_http_SRC  := src/mesh/http.c
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_yaml_SRC) $(FUZZ_patch_SRC)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_yaml_SRC) $(FUZZ_patch_SRC) $(FUZZ_http_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_$*_SRC) $(FUZZ_LIBS) -o $@
 
 fuzz-build:
 	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
-	    $(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_yaml $(BUILD)/fuzz/fuzz_patch; \
+	    $(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_yaml $(BUILD)/fuzz/fuzz_patch $(BUILD)/fuzz/fuzz_http; \
 	else echo "fuzz: $(FUZZ_CC) not found, skipping (scripts/install-deps.sh installs clang)"; fi
 
 fuzz: fuzz-build
 	@if [ -x $(BUILD)/fuzz/fuzz_yaml ]; then \
-	    for t in yaml patch; do mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+	    for t in yaml patch http; do mkdir -p $(BUILD)/fuzz/corpus-$$t; \
 	        $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz/corpus-$$t tests/fuzz/seeds-$$t || exit 1; \
 	    done; fi
 
