@@ -2,6 +2,7 @@
 # `make SANITIZE=address,undefined test`.
 CC      ?= cc
 PKGS    := jansson yaml-0.1 sqlite3 libuv
+KIT_PKGS := libmicrohttpd libcurl libpq hiredis libmemcached jansson
 ifneq ($(SANITIZE),)
 BUILD   ?= build-san
 endif
@@ -16,7 +17,7 @@ CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-DEPS_OK := $(shell pkg-config --exists $(PKGS) && command -v haproxy >/dev/null && echo yes)
+DEPS_OK := $(shell pkg-config --exists $(PKGS) $(KIT_PKGS) && command -v haproxy >/dev/null && echo yes)
 ifneq ($(DEPS_OK),yes)
 $(info aiopslab: installing missing dependencies (scripts/install-deps.sh))
 $(shell scripts/install-deps.sh >&2)
@@ -30,8 +31,17 @@ LIB_SRC := $(filter-out src/mesh/shim.c src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-APP_SRC := $(wildcard apps/*/*.c)
-APP_BIN := $(addprefix $(BUILD)/apps/bin/,$(notdir $(APP_SRC:.c=)))
+# Apps. apps/kit is the service kit (a library). An app folder with a
+# main.c is one program named after the folder, written on the kit (its
+# services are roles: `social-network user-service`); in other app folders
+# every .c is a program of its own (the example app). Apps are ordinary
+# programs: they never see src/ and are built without sanitizers (they run
+# under the preloaded shim).
+KIT_SRC  := $(wildcard apps/kit/*.c)
+KIT_APPS := $(patsubst apps/%/main.c,%,$(wildcard apps/*/main.c))
+APP_SRC  := $(filter-out apps/kit/% $(addsuffix /%,$(addprefix apps/,$(KIT_APPS))),$(wildcard apps/*/*.c))
+APP_BIN  := $(addprefix $(BUILD)/apps/bin/,$(notdir $(APP_SRC:.c=)) $(KIT_APPS))
+APP_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wno-format-truncation -Iapps/kit
 
 all: $(BUILD)/aiopslab $(BUILD)/libaiopslab-shim.so $(BUILD)/kubectl $(APP_BIN) $(UNIT_BIN)
 
@@ -55,10 +65,25 @@ $(BUILD)/libaiopslab-shim.so: src/mesh/shim.c
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -fPIC -shared $< -o $@ -ldl
 
 # App programs are built flat into apps/bin (first on every pod's PATH).
-vpath %.c $(wildcard apps/*)
+$(BUILD)/apps/kit/%.o: apps/kit/%.c apps/kit/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) $(shell pkg-config --cflags $(KIT_PKGS)) -c $< -o $@
+
+$(BUILD)/apps/libkit.a: $(KIT_SRC:%.c=$(BUILD)/%.o)
+	$(AR) rcs $@ $^
+
+define kit_app
+$(BUILD)/apps/bin/$(1): $(wildcard apps/$(1)/*.c apps/$(1)/*.h) $(BUILD)/apps/libkit.a
+	@mkdir -p $$(dir $$@)
+	$(CC) $(APP_CFLAGS) $(shell pkg-config --cflags $(KIT_PKGS)) $(wildcard apps/$(1)/*.c) $(BUILD)/apps/libkit.a \
+	    $(shell pkg-config --libs $(KIT_PKGS)) -lpthread -lm -o $$@
+endef
+$(foreach a,$(KIT_APPS),$(eval $(call kit_app,$(a))))
+
+vpath %.c $(filter-out apps/kit $(addprefix apps/,$(KIT_APPS)),$(wildcard apps/*))
 $(BUILD)/apps/bin/%: %.c $(wildcard apps/*/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror $< -o $@ -lpthread
+	$(CC) $(APP_CFLAGS) $< -o $@ -lpthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libaiopslab.a
 	@mkdir -p $(dir $@)
