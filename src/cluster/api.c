@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster/applyset.h"
 #include "cluster/client.h"
 #include "cluster/daemon.h"
 #include "cluster/manifest.h"
@@ -143,9 +144,6 @@ static json_t *prepare_update(struct daemon *d, const json_t *old, json_t *in, j
             json_object_set(meta, "ownerReferences", json_path(old, "metadata.ownerReferences"));
         if (json_object_get(old, "status")) json_object_set_new(obj, "status", json_deep_copy(json_object_get(old, "status")));
         else json_object_del(obj, "status");
-        json_int_t gen = json_path_int(old, "metadata.generation", 1);
-        if (!json_same(json_object_get(old, "spec"), json_object_get(obj, "spec"))) gen++;
-        json_object_set_new(meta, "generation", json_integer(gen));
     } else {
         json_object_del(meta, "uid");
         json_object_del(meta, "creationTimestamp");
@@ -174,6 +172,11 @@ static json_t *prepare_update(struct daemon *d, const json_t *old, json_t *in, j
     }
     if (!strcmp(kind, "Namespace") && !old)
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
+    if (old) { /* after the defaults above, so that defaulting is no change */
+        json_int_t gen = json_path_int(old, "metadata.generation", 1);
+        if (!json_same(json_object_get(old, "spec"), json_object_get(obj, "spec"))) gen++;
+        json_object_set_new(meta, "generation", json_integer(gen));
+    }
     *out = obj;
     return NULL;
 }
@@ -226,7 +229,10 @@ static json_t *op_apply(struct daemon *d, json_t *req)
             return api_error(409, "AlreadyExists", "%s \"%s\" already exists", r, name);
         }
         json_t *obj = NULL;
-        if ((e = prepare_update(d, old, in, &obj))) {
+        json_t *merged = create ? json_incref(in) : applyset_merge(old, in);
+        e = prepare_update(d, old, merged, &obj);
+        json_decref(merged);
+        if (e) {
             json_decref(prepared);
             return e;
         }

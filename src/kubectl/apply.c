@@ -280,53 +280,6 @@ int kcw_file_flag(int argc, char **argv, int *i, json_t *paths)
     return take_file_flag(argc, argv, i, paths);
 }
 
-int kcw_manifest_subset(const json_t *m, const json_t *live)
-{
-    if (json_is_object(m)) {
-        if (!json_is_object(live)) return 0;
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)m, k, v)
-        {
-            json_t *lv = json_object_get(live, k);
-            if (!lv) {
-                if (json_is_null(v)) continue;
-                return 0;
-            }
-            if (!kcw_manifest_subset(v, lv)) return 0;
-        }
-        return 1;
-    }
-    if (json_is_array(m)) {
-        if (!json_is_array(live) || json_array_size(m) != json_array_size(live)) return 0;
-        for (size_t i = 0; i < json_array_size(m); i++)
-            if (!kcw_manifest_subset(json_array_get(m, i), json_array_get(live, i))) return 0;
-        return 1;
-    }
-    return json_equal(m, live);
-}
-
-/* Whether obj is already live as written (apply prints "unchanged" and
- * sends nothing, as kubectl does when its patch comes out empty). Asked
- * quietly: a failure here just means "send it". */
-static int already_applied(struct kc *kc, const json_t *obj)
-{
-    const char *kind = json_path_str(obj, "kind", "");
-    json_t *req = json_pack("{s:s, s:s, s:s?, s:s}", "op", "get", "kind", kind, "namespace",
-                            manifest_kind_namespaced(kind) ? json_path_str(obj, "metadata.namespace", NULL) : NULL,
-                            "name", json_path_str(obj, "metadata.name", ""));
-    json_t *reply = NULL;
-    char err[256];
-    int same = 0;
-    if (req && !cluster_call(&kc->lab, req, &reply, err, sizeof err)) {
-        json_t *live = json_array_get(json_object_get(reply, "items"), 0);
-        same = live && kcw_manifest_subset(obj, live);
-    }
-    json_decref(req);
-    json_decref(reply);
-    return same;
-}
-
 /* `create namespace NAME` and `create configmap NAME --from-literal=K=V...`:
  * the imperative forms agents reach for most. */
 static int create_imperative(struct kc *kc, int argc, char **argv)
@@ -440,11 +393,6 @@ int kc_apply(struct kc *kc, int argc, char **argv)
     {
         json_array_foreach(json_object_get(f, "objects"), j, obj)
         {
-            if (!create && !kc->output && already_applied(kc, obj)) {
-                fprintf(kc->out, "%s/%s unchanged\n", kcw_kind_type(json_path_str(obj, "kind", "")),
-                        json_path_str(obj, "metadata.name", ""));
-                continue;
-            }
             json_t *req = json_pack("{s:s, s:[O], s:b}", "op", "apply", "objects", obj, "create", create);
             json_t *reply = NULL;
             if (kc_call(kc, req, &reply)) {

@@ -39,9 +39,6 @@ void kcw_refs_free(struct kcw_ref *refs, size_t n);
  * is good. */
 int kcw_manifest_objects(const char *file, const char *text, size_t len, const char *ns, int ns_given,
                          json_t *out, char *err, size_t errlen);
-/* Whether every field of manifest m is in live with the same value
- * (lists element by element): applying m would change nothing. */
-int kcw_manifest_subset(const json_t *m, const json_t *live);
 /* The files -f PATH names: PATH itself, or the .yaml/.yml/.json files of
  * a directory in name order (subdirectories too when recursive). Appends
  * strings to out (an array). */

@@ -241,24 +241,6 @@ static void test_manifest_list_kind(void)
     json_decref(out);
 }
 
-static void test_manifest_subset(void)
-{
-    json_t *live = json_loads("{\"kind\":\"Service\",\"metadata\":{\"name\":\"s\",\"uid\":\"u\"},\"spec\":{"
-                              "\"clusterIP\":\"127.1.1.1\",\"ports\":[{\"port\":80,\"protocol\":\"TCP\"}]}}", 0, NULL);
-    json_t *m = json_loads("{\"kind\":\"Service\",\"metadata\":{\"name\":\"s\"},\"spec\":{\"ports\":[{\"port\":80}]}}",
-                           0, NULL);
-    T_EQ_INT(kcw_manifest_subset(m, live), 1);
-    json_path_set(m, "spec.ports", json_pack("[{s:i}]", "port", 81));
-    T_EQ_INT(kcw_manifest_subset(m, live), 0);
-    json_path_set(m, "spec.ports", json_pack("[{s:i},{s:i}]", "port", 80, "port", 81));
-    T_EQ_INT(kcw_manifest_subset(m, live), 0);
-    json_path_set(m, "spec.ports", json_pack("[{s:i}]", "port", 80));
-    json_path_set(m, "spec.type", json_string("NodePort"));
-    T_EQ_INT(kcw_manifest_subset(m, live), 0);
-    json_decref(m);
-    json_decref(live);
-}
-
 static void test_manifest_files(void)
 {
     make_tmpdir();
@@ -943,7 +925,6 @@ int main(void)
     T_RUN(test_manifest_invalid_names_line);
     T_RUN(test_manifest_syntax_error);
     T_RUN(test_manifest_list_kind);
-    T_RUN(test_manifest_subset);
     T_RUN(test_manifest_files);
     T_RUN(test_parse_patch);
     T_RUN(test_object_changed);

@@ -1,0 +1,190 @@
+/* kit_int.h: what the kit's own files share (never included by an app).
+ *
+ * The kit is split by concept: server.c (libmicrohttpd, routing, probes,
+ * shutdown), req.c (parameters, bodies, JSON, replies), client.c (kit_call
+ * over libcurl), trace.c (trace context, spans, the OTLP exporter),
+ * metrics.c (the Prometheus registry and text), log.c (JSON lines),
+ * pool.c (the bounded connection pool the store clients share), pg.c,
+ * redis.c and mc.c (the store clients). The structures below are the
+ * service and the request every one of them works on.
+ */
+#ifndef KIT_INT_H
+#define KIT_INT_H
+#include "kit.h"
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define KIT_MAX_ROUTES 128
+#define KIT_MAX_POOLS 32
+#define KIT_MAX_ATTRS 12
+
+/* ---- util (log.c) ---- */
+uint64_t kit__now_ns(void);  /* CLOCK_REALTIME, for spans and logs */
+uint64_t kit__mono_ns(void); /* CLOCK_MONOTONIC, for durations */
+void *kit__xmalloc(size_t n);
+void *kit__xrealloc(void *p, size_t n);
+char *kit__xstrdup(const char *s);
+/* Parse a decimal integer in [min, max]; 0 or -EINVAL. */
+int kit__parse_long(const char *s, long min, long max, long *out);
+/* Write one log line (one write(2)); trace_id/span_id may be NULL. */
+void kit__log_line(struct kit *k, enum kit_level level, const char *trace_id, const char *span_id, const char *msg);
+int kit__level_parse(const char *s, enum kit_level *out);
+
+/* ---- metrics.c ---- */
+enum kit_mtype { KIT_COUNTER, KIT_GAUGE, KIT_HISTOGRAM };
+struct kit_metrics;
+struct kit_family;
+struct kit_metrics *kit__metrics_new(void);
+void kit__metrics_free(struct kit_metrics *m);
+/* Register a family (before any thread uses the registry). labels: nlabels
+ * names; the returned family lives as long as the registry. */
+struct kit_family *kit__family(struct kit_metrics *m, const char *name, const char *help, enum kit_mtype type,
+                               int nlabels, const char *const *labels);
+/* Counters and gauges: add v to the series of these label values. */
+void kit__metric_add(struct kit_family *f, double v, const char *const *values);
+/* Histograms: observe v. */
+void kit__metric_observe(struct kit_family *f, double v, const char *const *values);
+/* The value of a counter/gauge series (for tests), 0 when absent. */
+double kit__metric_get(struct kit_family *f, const char *const *values);
+/* The whole registry as Prometheus text 0.0.4 (malloc'd, NUL-terminated),
+ * followed by the process metrics when with_process. */
+char *kit__metrics_render(struct kit_metrics *m, int with_process, size_t *len);
+
+/* ---- trace.c ---- */
+struct kit_trace_ctx {
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    uint8_t flags;
+};
+/* W3C traceparent "00-<32 hex>-<16 hex>-<2 hex>" (lowercase; future
+ * versions with extra fields accepted); 0, or -EINVAL for anything else,
+ * including all-zero ids and version ff. */
+int kit__traceparent_parse(const char *s, struct kit_trace_ctx *out);
+/* out: at least 56 bytes. */
+void kit__traceparent_format(const uint8_t trace_id[16], const uint8_t span_id[8], uint8_t flags, char *out);
+void kit__random_id(uint8_t *out, size_t n); /* never all zero */
+void kit__hex(const uint8_t *in, size_t n, char *out); /* out: 2n+1 */
+
+enum kit_span_kind { KIT_SPAN_INTERNAL = 1, KIT_SPAN_SERVER = 2, KIT_SPAN_CLIENT = 3 };
+struct kit_span {
+    struct kit *k;
+    uint8_t trace_id[16], span_id[8], parent_id[8];
+    int has_parent;
+    uint8_t flags;
+    int kind;
+    char *name;
+    uint64_t start_ns, end_ns;
+    int error;
+    char *status_msg;
+    int nattrs;
+    char *attr_key[KIT_MAX_ATTRS], *attr_val[KIT_MAX_ATTRS];
+    struct kit_span *next;
+};
+/* A span in the trace of parent (or a new trace when parent is NULL). */
+struct kit_span *kit__span_new(struct kit *k, const struct kit_span *parent, const char *name, int kind);
+/* Finish and hand to the exporter (or free); error marks it failed. */
+void kit__span_finish(struct kit_span *s, const char *error);
+void kit__span_free(struct kit_span *s);
+/* OTLP/HTTP JSON of spans (an ExportTraceServiceRequest), malloc'd. */
+char *kit__otlp_json(const char *service, struct kit_span *const *spans, size_t n);
+struct kit_exporter;
+struct kit_exporter *kit__exporter_start(struct kit *k, const char *url);
+/* Stop the thread after a last flush (bounded by the export timeout). */
+void kit__exporter_stop(struct kit_exporter *e);
+
+/* ---- the service ---- */
+struct kit_route {
+    char *method, *path, *operation;
+    kit_handler h;
+    void *arg;
+};
+/* A store pool, as the server sees it: warm() makes the first connection
+ * (0 when it could), for /readyz. */
+struct kit_poolref {
+    int (*warm)(void *pool);
+    void *pool;
+    atomic_int ok;
+};
+struct kit {
+    char *service;
+    int port, threads;
+    long call_timeout_ms;
+    int call_retries;
+    size_t max_body;
+    enum kit_level level;
+    char *otlp_url; /* NULL: no export */
+    struct kit_route routes[KIT_MAX_ROUTES];
+    int nroutes;
+    struct kit_poolref pools[KIT_MAX_POOLS];
+    int npools;
+    pthread_t warm_thread;
+    int warm_started;
+    atomic_int listening, inflight, stopping;
+    struct MHD_Daemon *daemon;
+    struct kit_exporter *exporter;
+    struct kit_metrics *metrics;
+    struct kit_family *m_req_total, *m_req_dur, *m_inflight, *m_cli_total, *m_cli_dur, *m_down_err, *m_db_total,
+        *m_db_dur, *m_dropped;
+    pthread_mutex_t log_mu;
+};
+struct kit_req {
+    struct kit *k;
+    struct MHD_Connection *conn;
+    const char *method, *path;
+    const struct kit_route *route;
+    const char *operation;
+    char *body;
+    size_t len, cap;
+    int too_big;
+    json_t *json;
+    int json_done;
+    char json_err[160];
+    char **form; /* key, value, key, value ... (decoded) */
+    size_t nform;
+    int form_done;
+    struct kit_span *span;
+    char trace_hex[33], span_hex[17];
+    int replied, status;
+    uint64_t start_mono;
+};
+
+/* ---- req.c ---- */
+/* Decode %XX and '+' of an URL-encoded component in place; 0, or -EINVAL
+ * for a bad escape or an encoded NUL. */
+int kit__url_decode(char *s);
+/* Split an application/x-www-form-urlencoded text into decoded pairs
+ * (malloc'd array of 2n strings); -EINVAL on a bad escape. */
+int kit__form_parse(const char *text, size_t len, char ***pairs, size_t *n);
+void kit__form_free(char **pairs, size_t n);
+void kit__req_free(struct kit_req *r);
+/* Queue a reply (the first one wins). */
+void kit__reply(struct kit_req *r, int status, const char *content_type, char *body, size_t len);
+
+/* ---- client / stores: recording an operation ---- */
+void kit__db_record(struct kit_req *r, const char *system, const char *operation, uint64_t start_mono,
+                    struct kit_span *span, const char *error);
+struct kit_span *kit__child_span(struct kit_req *r, const char *name, int kind);
+void kit__register_pool(struct kit *k, int (*warm)(void *), void *pool);
+
+/* ---- pool.c: a bounded pool of connections ---- */
+struct kit_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    void **idle;
+    int nidle, total, max;
+};
+void kit__pool_init(struct kit_pool *p, int max);
+/* 1 with *conn an idle connection, 0 when the caller may open a new one
+ * (counted), or -ETIMEDOUT after wait_ms with every connection busy. */
+int kit__pool_get(struct kit_pool *p, void **conn, long wait_ms);
+/* Return a connection; NULL when the caller's connection broke (or could
+ * not be opened) and was closed. */
+void kit__pool_put(struct kit_pool *p, void *conn);
+
+/* Read <prefix>_<suffix> from the environment (NULL when unset). */
+const char *kit__env2(const char *prefix, const char *suffix, char *buf, size_t buflen);
+/* Go's net error text for a failed dial: "dial tcp H:P: connect: connection refused". */
+void kit__dial_error(char *err, size_t errlen, const char *host, const char *port, int errnum);
+#endif
