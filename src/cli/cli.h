@@ -7,5 +7,7 @@ int cli_cluster(int argc, char **argv);
 int cli_deploy(int argc, char **argv, int deploy);
 int cli_mesh(int argc, char **argv);
 int cli_daemon(int argc, char **argv);
+int cli_load(int argc, char **argv);   /* load_cmd.c */
+int cli_traces(int argc, char **argv); /* traces_cmd.c */
 
 #endif

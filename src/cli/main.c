@@ -11,6 +11,7 @@
 #include "cluster/conmon.h"
 #include "kubectl/kubectl.h"
 #include "mesh/mesh.h"
+#include "observe/traces.h"
 
 static void usage(FILE *f)
 {
@@ -25,6 +26,8 @@ static void usage(FILE *f)
             "  undeploy APP             remove an app\n"
             "  kubectl ARGS...          kubectl over the lab's cluster (also: a 'kubectl' link)\n"
             "  mesh rule add|delete|list  network fault rules of the mesh (delay, reset)\n"
+            "  load run ...             the open-loop load generator (aiopslab load --help)\n"
+            "  traces ...               query the lab's traces (aiopslab traces --help)\n"
             "\n"
             "Options:\n"
             "  --lab NAME               which lab (default: $AIOPSLAB_LAB or \"default\")\n"
@@ -68,10 +71,13 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "undeploy")) return cli_deploy(sub_argc, sub_argv, 0);
     if (!strcmp(cmd, "kubectl")) return kubectl_main(sub_argc, sub_argv);
     if (!strcmp(cmd, "mesh")) return cli_mesh(sub_argc, sub_argv);
+    if (!strcmp(cmd, "load")) return cli_load(sub_argc, sub_argv);
+    if (!strcmp(cmd, "traces")) return cli_traces(sub_argc, sub_argv);
     /* Internal roles. */
     if (!strcmp(cmd, "__daemon")) return cli_daemon(sub_argc, sub_argv);
     if (!strcmp(cmd, "__mesh")) return mesh_main(sub_argc, sub_argv);
     if (!strcmp(cmd, "__conmon")) return conmon_main(sub_argc, sub_argv);
+    if (!strcmp(cmd, "__traces")) return traces_main(sub_argc, sub_argv);
     fprintf(stderr, "aiopslab: unknown command \"%s\" (see aiopslab --help)\n", cmd);
     return 2;
 }
