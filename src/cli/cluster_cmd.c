@@ -15,6 +15,7 @@
 #include "cluster/client.h"
 #include "cluster/cluster.h"
 #include "core/buf.h"
+#include "observe/traces.h"
 #include "core/json.h"
 #include "core/timeutil.h"
 #include "core/util.h"
@@ -203,11 +204,14 @@ static int cluster_status(void)
            "  network:  127.%d.0.0/16 (node %s)\n"
            "  daemon:   pid %lld\n"
            "  mesh:     pid %lld, admin http://%s:%d/metrics\n"
+           "  traces:   pid %lld, OTLP http://%s:%d/v1/traces, query http://%s:%d/api/traces\n"
            "  pods:     %lld (%lld running)\n"
            "  limits:   %s\n"
            "  data:     %s\n",
            lab.name, lab.net, json_path_str(st, "nodeIP", ""), (long long)json_path_int(st, "pid", 0),
            (long long)json_path_int(st, "meshPid", 0), json_path_str(st, "nodeIP", ""), LAB_MESH_ADMIN_PORT,
+           (long long)json_path_int(st, "tracesPid", 0), json_path_str(st, "nodeIP", ""), TRACES_OTLP_PORT,
+           json_path_str(st, "nodeIP", ""), TRACES_QUERY_PORT,
            (long long)json_path_int(st, "pods", 0), (long long)json_path_int(st, "runningPods", 0),
            json_path_str(st, "limits", ""), lab.dir);
     json_decref(st);

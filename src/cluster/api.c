@@ -391,8 +391,9 @@ static json_t *op_status(struct daemon *d)
     json_t *reply = json_pack("{s:s, s:i, s:s, s:i, s:s, s:I, s:i, s:i, s:s, s:s}", "lab", d->lab.name, "net",
                               d->lab.net, "dir", d->lab.dir, "pid", (int)getpid(), "limits", d->limits, "pods",
                               (json_int_t)json_array_size(pods), "runningPods", kubelet_running_pods(d), "meshPid",
-                              (int)d->mesh_pid, "nodeIP", node, "node", DAEMON_NODE_NAME);
+                              (int)d->infra[INFRA_MESH].pid, "nodeIP", node, "node", DAEMON_NODE_NAME);
     json_decref(pods);
+    json_object_set_new(reply, "tracesPid", json_integer(d->infra[INFRA_TRACES].pid));
     return reply;
 }
 

@@ -58,7 +58,7 @@ static void on_resync(uv_timer_t *t)
 {
     struct daemon *d = t->data;
     daemon_sync(d);
-    meshctl_start(d); /* restarts the mesh if it died */
+    infra_start(d); /* restarts a lab process that died */
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -118,7 +118,6 @@ int daemon_run(const struct lab *lab, char *err, size_t errlen)
 {
     struct daemon *d = xcalloc(1, sizeof *d);
     d->lab = *lab;
-    d->mesh_pidfd = -1;
     d->backoff_base_ms = env_ms("AIOPSLAB_BACKOFF_BASE_MS", 10000);
     d->backoff_max_ms = env_ms("AIOPSLAB_BACKOFF_MAX_MS", 300000);
     int rc = 0, lockfd = -1;
@@ -163,19 +162,21 @@ int daemon_run(const struct lab *lab, char *err, size_t errlen)
     if ((rc = api_start(d, err, errlen))) goto out;
     log_info("lab %s: daemon up on 127.%d.0.0/16, limits by %s", lab->name, lab->net, d->limits);
     kubelet_adopt(d);
-    meshctl_start(d);
+    infra_init(d);
+    infra_start(d);
     daemon_kick(d);
     uv_timer_start(&d->resync_timer, on_resync, 1000, 1000);
     uv_run(d->loop, UV_RUN_DEFAULT);
 
     if (d->stop_pods_on_exit) {
         kubelet_stop_all(d);
-        meshctl_stop(d);
+        infra_stop(d);
     }
     log_info("daemon stopped");
 out:
     if (d->loop) {
         kubelet_release(d);
+        infra_release(d);
         uv_walk(d->loop, close_handle, NULL);
         uv_run(d->loop, UV_RUN_DEFAULT);
         kubelet_free(d);
@@ -189,7 +190,6 @@ out:
         if (d->store) unlink(path);
     }
     store_close(d->store);
-    json_decref(d->mesh_rules);
     free(d->mesh_routes);
     free(d);
     if (lockfd >= 0) close(lockfd);

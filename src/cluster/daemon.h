@@ -18,6 +18,17 @@
 
 struct podrt; /* kubelet.c: the runtime side of one pod */
 
+/* The lab's own processes (infra.c). */
+enum infra_id { INFRA_MESH, INFRA_TRACES, INFRA_COUNT };
+struct infra_proc {
+    const char *name; /* "mesh": runs as `aiopslab __mesh`, pid file LABDIR/mesh/mesh.pid */
+    pid_t pid;
+    int pidfd;
+    uv_poll_t poll;
+    int polling;
+    uint64_t restart_at;
+};
+
 struct daemon {
     struct lab lab;
     uv_loop_t *loop;
@@ -33,14 +44,8 @@ struct daemon {
     uint64_t backoff_base_ms, backoff_max_ms;
     int stopping;
     int stop_pods_on_exit;
-    /* mesh supervision (meshctl.c) */
-    pid_t mesh_pid;
-    int mesh_pidfd;
-    uv_poll_t mesh_poll;
-    int mesh_poll_active;
-    char *mesh_routes; /* last routes.json written */
-    json_t *mesh_rules;  /* fault rules (array), persisted in the store as a ConfigMap-like object */
-    uint64_t mesh_restart_at;
+    struct infra_proc infra[INFRA_COUNT];
+    char *mesh_routes; /* last routes.json written (meshctl.c) */
 };
 
 /* Schedule a full reconcile pass soon (coalesced). */
@@ -79,10 +84,17 @@ void service_sync(struct daemon *d);
 void event_record(struct daemon *d, const json_t *obj, const char *type, const char *reason,
                   const char *component, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
+/* infra.c */
+void infra_init(struct daemon *d);
+/* Start (or re-adopt, or restart) every lab process that is not running. */
+void infra_start(struct daemon *d);
+void infra_stop(struct daemon *d);
+/* At daemon exit: close the handles; the processes go on. */
+void infra_release(struct daemon *d);
+void infra_signal(struct daemon *d, enum infra_id id, int sig);
+
 /* meshctl.c */
-void meshctl_start(struct daemon *d);
 void meshctl_update(struct daemon *d, json_t *routes); /* steals routes */
-void meshctl_stop(struct daemon *d);
 /* The mesh-rule op of the API. */
 json_t *meshctl_rule_op(struct daemon *d, json_t *req);
 

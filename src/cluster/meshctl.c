@@ -1,7 +1,6 @@
-/* meshctl: the daemon's side of the mesh — it starts the mesh process,
- * restarts it if it dies, re-adopts it after a daemon restart, and hands it
- * the routing table (LABDIR/mesh/routes.json, then SIGHUP) whenever
- * Services, endpoints or fault rules change. Fault rules are kept in the
+/* meshctl: the daemon's side of the mesh — it hands the mesh process (run
+ * by infra.c) the routing table (LABDIR/mesh/routes.json, then SIGHUP)
+ * whenever Services, endpoints or fault rules change. Fault rules are kept in the
  * state database as MeshRule objects, a kind the API does not serve. */
 #include <errno.h>
 #include <signal.h>
@@ -17,95 +16,6 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/util.h"
-
-static void mesh_closed(uv_handle_t *h)
-{
-    (void)h;
-}
-
-static void on_mesh_exit(uv_poll_t *h, int status, int events)
-{
-    struct daemon *d = h->data;
-    uv_poll_stop(h);
-    uv_close((uv_handle_t *)h, mesh_closed);
-    d->mesh_poll_active = 0;
-    close(d->mesh_pidfd);
-    d->mesh_pidfd = -1;
-    int st = 0;
-    waitpid(d->mesh_pid, &st, WNOHANG);
-    log_warn("mesh (pid %d) exited; restarting it", (int)d->mesh_pid);
-    d->mesh_pid = 0;
-    d->mesh_restart_at = mono_ns() + 1000000000ull;
-}
-
-static void watch(struct daemon *d)
-{
-    uv_poll_init(d->loop, &d->mesh_poll, d->mesh_pidfd);
-    d->mesh_poll.data = d;
-    d->mesh_poll_active = 1;
-    uv_poll_start(&d->mesh_poll, UV_READABLE, on_mesh_exit);
-}
-
-/* A mesh left by an earlier daemon, still running? */
-static pid_t running_mesh(struct daemon *d)
-{
-    char path[PATH_MAX];
-    lab_path(&d->lab, "mesh/mesh.pid", path, sizeof path);
-    struct buf b;
-    buf_init(&b, 64);
-    long pid = 0;
-    if (read_file(path, &b) == 0) {
-        char *nl = strchr(b.data, '\n');
-        if (nl) *nl = '\0';
-        parse_long(b.data, 1, 1 << 22, &pid);
-    }
-    buf_free(&b);
-    if (pid <= 0) return 0;
-    const char *const needles[] = {"__mesh", d->lab.dir, NULL};
-    return proc_cmdline_has((pid_t)pid, needles) ? (pid_t)pid : 0;
-}
-
-void meshctl_start(struct daemon *d)
-{
-    if (d->mesh_pid || d->stopping || mono_ns() < d->mesh_restart_at) return;
-    char dir[PATH_MAX];
-    lab_path(&d->lab, "mesh", dir, sizeof dir);
-    mkdir_p(dir, 0755);
-    pid_t pid = running_mesh(d);
-    int pidfd = pid ? pidfd_of(pid) : -1;
-    if (pid && pidfd >= 0) {
-        log_info("adopted the running mesh (pid %d)", (int)pid);
-    } else {
-        if (!d->mesh_routes) service_sync(d); /* write routes.json before the mesh reads it */
-        char logpath[PATH_MAX];
-        lab_path(&d->lab, "logs/mesh.out", logpath, sizeof logpath);
-        char *argv[] = {d->exe, "__mesh", "--lab-dir", d->lab.dir, NULL};
-        char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
-        int rc = spawn_detached(argv, envp, logpath, &pid, &pidfd);
-        if (rc || pidfd < 0) {
-            log_error("cannot start the mesh: %s", rc ? strerror(-rc) : "no pidfd");
-            d->mesh_restart_at = mono_ns() + 5000000000ull;
-            return;
-        }
-        log_info("mesh started (pid %d)", (int)pid);
-    }
-    d->mesh_pid = pid;
-    d->mesh_pidfd = pidfd;
-    watch(d);
-}
-
-void meshctl_stop(struct daemon *d)
-{
-    if (!d->mesh_pid) return;
-    kill(d->mesh_pid, SIGTERM);
-    for (int i = 0; i < 200 && kill(d->mesh_pid, 0) == 0; i++) {
-        waitpid(d->mesh_pid, NULL, WNOHANG);
-        usleep(10000);
-    }
-    if (kill(d->mesh_pid, 0) == 0) kill(d->mesh_pid, SIGKILL);
-    waitpid(d->mesh_pid, NULL, WNOHANG);
-    d->mesh_pid = 0;
-}
 
 static json_t *rules(struct daemon *d)
 {
@@ -137,7 +47,7 @@ void meshctl_update(struct daemon *d, json_t *routes)
     }
     free(d->mesh_routes);
     d->mesh_routes = text;
-    if (d->mesh_pid) kill(d->mesh_pid, SIGHUP);
+    infra_signal(d, INFRA_MESH, SIGHUP);
 }
 
 static json_t *rule_error(const char *msg)

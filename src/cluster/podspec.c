@@ -14,6 +14,14 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/util.h"
+#include "observe/traces.h"
+
+/* The pod's app label, else the name it was generated from. */
+static const char *workload_name(const json_t *pod)
+{
+    const char *app = json_path_str(pod, "metadata.labels.app", NULL);
+    return app ? app : json_path_str(pod, "metadata.name", "");
+}
 
 /* An ordered environment: later settings of a name replace earlier ones. */
 static void env_set(json_t *env, const char *name, const char *value)
@@ -288,6 +296,14 @@ int podspec_build(struct daemon *d, const json_t *pod, const json_t *ctr, const 
     env_set(env, "HOME", root);
     env_set(env, "LANG", "C.UTF-8");
     service_env(d, ns, env);
+    /* Where the lab's trace store takes spans (a node-local collector, as
+     * an OpenTelemetry agent on the host IP would be); a manifest may say
+     * otherwise. */
+    char otlp[64], node[16];
+    lab_node_ip(&d->lab, node, sizeof node);
+    snprintf(otlp, sizeof otlp, "http://%s:%d", node, TRACES_OTLP_PORT);
+    env_set(env, "OTEL_EXPORTER_OTLP_ENDPOINT", otlp);
+    env_set(env, "OTEL_SERVICE_NAME", workload_name(pod));
     int rc = container_env(d, pod, ctr, env, err, errlen);
     if (rc) {
         json_decref(env);
