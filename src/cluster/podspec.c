@@ -14,7 +14,6 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/util.h"
-#include "observe/traces.h"
 
 /* The pod's app label, else the name it was generated from. */
 static const char *workload_name(const json_t *pod)
@@ -301,7 +300,7 @@ int podspec_build(struct daemon *d, const json_t *pod, const json_t *ctr, const 
      * otherwise. */
     char otlp[64], node[16];
     lab_node_ip(&d->lab, node, sizeof node);
-    snprintf(otlp, sizeof otlp, "http://%s:%d", node, TRACES_OTLP_PORT);
+    snprintf(otlp, sizeof otlp, "http://%s:%d", node, LAB_TRACES_OTLP_PORT);
     env_set(env, "OTEL_EXPORTER_OTLP_ENDPOINT", otlp);
     env_set(env, "OTEL_SERVICE_NAME", workload_name(pod));
     int rc = container_env(d, pod, ctr, env, err, errlen);

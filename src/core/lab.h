@@ -5,7 +5,7 @@
  * /var/lib/aiopslab for root) and a
  * /16 of loopback, 127.NET.0.0/16, chosen at `cluster up` and kept in
  * lab.json. Inside it:
- *   127.NET.0.1            the node: mesh shim port and mesh admin port
+ *   127.NET.0.1            the node: mesh shim and admin ports, trace store ports
  *   127.NET.1.0 - .63.255  Service ClusterIPs   (index 0 .. 16127)
  *   127.NET.64.0 - .255.255 pod IPs             (index 0 .. 49151)
  */
@@ -18,6 +18,8 @@
 #define LAB_NAME_MAX 32
 #define LAB_MESH_SHIM_PORT 15001
 #define LAB_MESH_ADMIN_PORT 15090
+#define LAB_TRACES_OTLP_PORT 4318   /* the trace store's OTLP/HTTP receiver */
+#define LAB_TRACES_QUERY_PORT 16686 /* its Jaeger-style query API */
 #define LAB_SERVICE_IPS (63 * 256)
 #define LAB_POD_IPS (192 * 256 - 2)
 

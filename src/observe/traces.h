@@ -8,8 +8,10 @@
 #ifndef OBSERVE_TRACES_H
 #define OBSERVE_TRACES_H
 
-#define TRACES_OTLP_PORT 4318
-#define TRACES_QUERY_PORT 16686
+#include "core/lab.h"
+
+#define TRACES_OTLP_PORT LAB_TRACES_OTLP_PORT
+#define TRACES_QUERY_PORT LAB_TRACES_QUERY_PORT
 
 int traces_main(int argc, char **argv);
 
