@@ -180,7 +180,9 @@ static int cluster_down(int argc, char **argv)
         fprintf(stderr, "aiopslab: %s\n", err);
         return 1;
     }
-    uint64_t deadline = mono_ns() + 60000000000ull;
+    /* The daemon waits up to the longest grace period (at most 300 s) and
+     * then kills what is left. */
+    uint64_t deadline = mono_ns() + 320000000000ull;
     /* The daemon may be our own child (started above): reap it, or kill(pid, 0)
      * keeps seeing its zombie. */
     while (pid > 0 && waitpid((pid_t)pid, NULL, WNOHANG) != (pid_t)pid && kill((pid_t)pid, 0) == 0 &&

@@ -173,8 +173,9 @@ static void explain_pod(const struct lab *lab, const json_t *pod)
         if (lr)
             fprintf(stderr, "    last termination: %s, exit code %lld\n", lr,
                     (long long)json_path_int(cs, "lastState.terminated.exitCode", 0));
+        /* The newest run: restartCount while one runs or after the last
+         * exit, restartCount + 1 pending in back-off (its folder not yet made). */
         int run = (int)json_path_int(cs, "restartCount", 0);
-        if (!json_path(cs, "state.running") && run > 0) run--;
         char dir[PATH_MAX];
         cluster_run_dir(lab, json_path_str(pod, "metadata.uid", ""), json_path_str(cs, "name", ""), run, dir, sizeof dir);
         fprintf(stderr, "    last log lines:\n");

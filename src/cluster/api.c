@@ -23,13 +23,21 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 
+#define API_MAX_CONNS 256
+#define API_IDLE_MS 30000 /* a client that sends no request within this is dropped */
+
 struct conn {
     uv_pipe_t pipe;
+    uv_timer_t idle;
+    int open_handles;
+    int closing;
     struct daemon *d;
     struct buf in;
     int done;
     int shutdown_after;
 };
+
+static int open_conns;
 
 json_t *api_error(int code, const char *reason, const char *fmt, ...)
 {
@@ -75,6 +83,19 @@ static json_t *check_target(struct daemon *d, const char *kind, const char **ns,
     return NULL;
 }
 
+/* New content cannot go into a namespace that is being deleted. */
+static json_t *check_not_terminating(struct daemon *d, const char *kind, const char *ns, const char *name)
+{
+    json_t *nso = ns ? store_get(d->store, "Namespace", NULL, ns) : NULL;
+    if (!nso || !json_path(nso, "metadata.deletionTimestamp")) return NULL;
+    char r[64];
+    resource_name(kind, r, sizeof r);
+    return api_error(403, "Forbidden",
+                     "%s \"%s\" is forbidden: unable to create new content in namespace %s because it is being "
+                     "terminated",
+                     r, name, ns);
+}
+
 static json_t *op_get(struct daemon *d, json_t *req)
 {
     const char *kind = req_str(req, "kind"), *ns = req_str(req, "namespace"), *name = req_str(req, "name");
@@ -116,6 +137,38 @@ static int same_object(const json_t *a, const json_t *b)
     json_decref(x);
     json_decref(y);
     return eq;
+}
+
+static void base64(const unsigned char *in, size_t n, struct buf *out)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+        char q[4] = {tbl[v >> 18 & 63], tbl[v >> 12 & 63], i + 1 < n ? tbl[v >> 6 & 63] : '=', i + 2 < n ? tbl[v & 63] : '='};
+        buf_append(out, q, 4);
+    }
+}
+
+/* A Secret's stringData goes into data (base64), as the API server
+ * stores it; type defaults to Opaque. */
+static void fold_string_data(json_t *secret)
+{
+    json_t *sd = json_object_get(secret, "stringData");
+    if (json_is_object(sd)) {
+        json_t *data = json_path_obj(secret, "data");
+        const char *k;
+        json_t *v;
+        json_object_foreach(sd, k, v) {
+            if (!json_is_string(v)) continue;
+            struct buf b;
+            buf_init(&b, 64u << 20);
+            base64((const unsigned char *)json_string_value(v), json_string_length(v), &b);
+            json_object_set_new(data, k, json_string(b.data ? b.data : ""));
+            buf_free(&b);
+        }
+        json_object_del(secret, "stringData");
+    }
+    if (!json_is_string(json_object_get(secret, "type"))) json_object_set_new(secret, "type", json_string("Opaque"));
 }
 
 /* Turn an incoming object into the stored update of old (NULL: create).
@@ -170,6 +223,7 @@ static json_t *prepare_update(struct daemon *d, const json_t *old, json_t *in, j
     } else if (!strcmp(kind, "Pod") && old) {
         json_object_set_new(obj, "spec", json_deep_copy(json_path(old, "spec")));
     }
+    if (!strcmp(kind, "Secret")) fold_string_data(obj);
     if (!strcmp(kind, "Namespace") && !old)
         json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
     if (old) { /* after the defaults above, so that defaulting is no change */
@@ -206,6 +260,28 @@ static json_t *op_apply(struct daemon *d, json_t *req)
             json_path_set(in, "metadata.namespace", json_string("default"));
             ns = "default";
         }
+        if (!manifest_kind_namespaced(kind)) { /* as the API server: cluster-scoped objects have none */
+            json_object_del(json_path(in, "metadata"), "namespace");
+            ns = NULL;
+        }
+        if (!*json_path_str(in, "metadata.name", "")) {
+            const char *gen = json_path_str(in, "metadata.generateName", NULL);
+            if (!gen || !create) {
+                json_decref(prepared);
+                return api_error(400, "BadRequest", gen ? "cannot use generate name with apply"
+                                                        : "resource name may not be empty");
+            }
+            /* name = generateName + 5 random characters, unused */
+            for (int tries = 0; tries < 16; tries++) {
+                char uid[37], name[300];
+                store_new_uid(uid);
+                snprintf(name, sizeof name, "%s%.5s", gen, uid + 24);
+                if (!store_get(d->store, kind, ns, name)) {
+                    json_path_set(in, "metadata.name", json_string(name));
+                    break;
+                }
+            }
+        }
         /* A namespace created earlier in the same request counts. */
         int ns_in_request = 0;
         size_t j;
@@ -222,6 +298,10 @@ static json_t *op_apply(struct daemon *d, json_t *req)
         }
         const char *name = json_path_str(in, "metadata.name", "");
         json_t *old = store_get(d->store, kind, ns, name);
+        if (!old && (e = check_not_terminating(d, kind, ns, name))) {
+            json_decref(prepared);
+            return e;
+        }
         if (old && create) {
             char r[64];
             resource_name(kind, r, sizeof r);
@@ -421,8 +501,24 @@ static json_t *dispatch(struct conn *c, json_t *req)
 static void on_close(uv_handle_t *h)
 {
     struct conn *c = h->data;
+    if (--c->open_handles) return;
     buf_free(&c->in);
     free(c);
+    open_conns--;
+}
+
+/* Close both handles; the connection is freed when the last is closed. */
+static void conn_close(struct conn *c)
+{
+    if (c->closing) return;
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->idle, on_close);
+    conn_close(c);
+}
+
+static void on_idle(uv_timer_t *t)
+{
+    conn_close(t->data);
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -433,7 +529,7 @@ static void on_written(uv_write_t *w, int status)
         c->d->stopping = 1;
         uv_stop(c->d->loop);
     }
-    uv_close((uv_handle_t *)&c->pipe, on_close);
+    conn_close(c);
 }
 
 static void reply_and_close(struct conn *c, json_t *reply)
@@ -454,7 +550,7 @@ static void reply_and_close(struct conn *c, json_t *reply)
     uv_read_stop((uv_stream_t *)&c->pipe);
     if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, on_written)) {
         free(w);
-        uv_close((uv_handle_t *)&c->pipe, on_close);
+        conn_close(c);
     }
 }
 
@@ -470,7 +566,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     struct conn *c = s->data;
     if (c->done) return;
     if (n < 0) {
-        uv_close((uv_handle_t *)&c->pipe, on_close);
+        conn_close(c);
         return;
     }
     if (buf_append(&c->in, b->base, (size_t)n)) {
@@ -497,9 +593,16 @@ static void on_connection(uv_stream_t *server, int status)
     c->d = d;
     buf_init(&c->in, CLUSTER_API_MAX);
     uv_pipe_init(d->loop, &c->pipe, 0);
-    c->pipe.data = c;
-    if (uv_accept(server, (uv_stream_t *)&c->pipe) || uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read))
-        uv_close((uv_handle_t *)&c->pipe, on_close);
+    uv_timer_init(d->loop, &c->idle);
+    c->pipe.data = c->idle.data = c;
+    c->open_handles = 2;
+    open_conns++;
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) || open_conns > API_MAX_CONNS ||
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read)) {
+        conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->idle, on_idle, API_IDLE_MS, 0);
 }
 
 int api_start(struct daemon *d, char *err, size_t errlen)

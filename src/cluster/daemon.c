@@ -118,6 +118,7 @@ int daemon_run(const struct lab *lab, char *err, size_t errlen)
 {
     struct daemon *d = xcalloc(1, sizeof *d);
     d->lab = *lab;
+    infra_init(d);
     d->backoff_base_ms = env_ms("AIOPSLAB_BACKOFF_BASE_MS", 10000);
     d->backoff_max_ms = env_ms("AIOPSLAB_BACKOFF_MAX_MS", 300000);
     int rc = 0, lockfd = -1;
@@ -162,7 +163,6 @@ int daemon_run(const struct lab *lab, char *err, size_t errlen)
     if ((rc = api_start(d, err, errlen))) goto out;
     log_info("lab %s: daemon up on 127.%d.0.0/16, limits by %s", lab->name, lab->net, d->limits);
     kubelet_adopt(d);
-    infra_init(d);
     infra_start(d);
     daemon_kick(d);
     uv_timer_start(&d->resync_timer, on_resync, 1000, 1000);

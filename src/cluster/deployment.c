@@ -58,16 +58,26 @@ static long revision_of(const json_t *rs)
     return r ? strtol(r, NULL, 10) : 0;
 }
 
-/* Pods of a ReplicaSet that are not being deleted. */
+/* Pods of a ReplicaSet that are not being deleted. A pod whose labels no
+ * longer match the selector (relabelled, say to take it out of service)
+ * is released, as the ReplicaSet controller does: it runs on, ownerless,
+ * and the ReplicaSet replaces it. */
 static json_t *active_pods(struct daemon *d, const json_t *rs)
 {
     const char *ns = json_path_str(rs, "metadata.namespace", "default");
     const char *uid = json_path_str(rs, "metadata.uid", "");
+    json_t *sel = json_path(rs, "spec.selector.matchLabels");
     json_t *all = store_list(d->store, "Pod", ns), *out = json_array();
     size_t i;
     json_t *pod;
     json_array_foreach(all, i, pod) {
-        if (object_owned_by(pod, uid) && !json_path(pod, "metadata.deletionTimestamp")) json_array_append(out, pod);
+        if (!object_owned_by(pod, uid) || json_path(pod, "metadata.deletionTimestamp")) continue;
+        if (json_object_size(sel) && !selector_match_map(sel, json_path(pod, "metadata.labels"))) {
+            json_object_del(json_path(pod, "metadata"), "ownerReferences");
+            store_put(d->store, pod);
+            continue;
+        }
+        json_array_append(out, pod);
     }
     json_decref(all);
     return out;
@@ -101,8 +111,10 @@ static void sync_replicaset(struct daemon *d, json_t *rs)
     for (; have < want; have++) {
         json_t *pod = json_object();
         char suffix[6], pname[320];
-        random_suffix(suffix);
-        snprintf(pname, sizeof pname, "%s-%s", name, suffix);
+        do { /* a name nobody has */
+            random_suffix(suffix);
+            snprintf(pname, sizeof pname, "%s-%s", name, suffix);
+        } while (store_get(d->store, "Pod", ns, pname));
         json_object_set_new(pod, "apiVersion", json_string("v1"));
         json_object_set_new(pod, "kind", json_string("Pod"));
         json_t *meta = json_deep_copy(json_path(rs, "spec.template.metadata"));

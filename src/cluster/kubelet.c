@@ -32,7 +32,7 @@
 struct ctr {
     struct podrt *pod;
     char name[64];
-    int restarts;
+    int restarts; /* the run number of the current (or next) run: its folder */
     pid_t conmon;
     int pidfd;
     uv_poll_t poll;
@@ -61,6 +61,7 @@ struct podrt {
     int nctr;
     struct ctr *ctrs;
     int volumes_ready;
+    uint64_t mount_retry_ms, mount_backoff_ms;
     int scheduled_event;
     int seen; /* marked during a sync pass */
 };
@@ -335,8 +336,14 @@ static void start_run(struct daemon *d, struct podrt *p, json_t *pod, struct ctr
     char err[1024], poddir[PATH_MAX], rundir[PATH_MAX], path[PATH_MAX + 32];
     cluster_pod_dir(&d->lab, p->uid, poddir, sizeof poddir);
     if (!p->volumes_ready) {
+        if (mono_ms() < p->mount_retry_ms) return;
         if (podspec_volumes(d, pod, poddir, err, sizeof err)) {
             set_waiting(c, "ContainerCreating", "");
+            /* Retry with back-off, as kubelet does, not on every pass. */
+            p->mount_backoff_ms = p->mount_backoff_ms ? p->mount_backoff_ms * 2 : 1000;
+            if (p->mount_backoff_ms > 60000) p->mount_backoff_ms = 60000;
+            p->mount_retry_ms = mono_ms() + p->mount_backoff_ms;
+            daemon_wake_in(d, p->mount_backoff_ms);
             event_record(d, pod, "Warning", "FailedMount", "kubelet", "%s", err);
             return;
         }
@@ -434,6 +441,12 @@ static json_t *condition(const json_t *old_status, const char *type, int ok, con
     return o;
 }
 
+/* What kubelet reports: restarts that happened, not the one pending. */
+static int restart_count(const struct ctr *c)
+{
+    return c->restart_planned && !c->running ? c->restarts - 1 : c->restarts;
+}
+
 static json_t *ctr_status(const json_t *pod, struct ctr *c)
 {
     const json_t *cspec = ctr_spec(pod, c->name);
@@ -454,7 +467,7 @@ static json_t *ctr_status(const json_t *pod, struct ctr *c)
     json_t *s = json_pack("{s:s, s:o, s:o, s:b, s:b, s:i, s:s, s:s}", "name", c->name, "state", state, "lastState",
                           c->last_term ? json_pack("{s:O}", "terminated", c->last_term) : json_object(), "ready",
                           c->running && c->ready && c->startup_ok, "started", c->running && c->startup_ok,
-                          "restartCount", c->restarts, "image", image ? image : "", "imageID", "");
+                          "restartCount", restart_count(c), "image", image ? image : "", "imageID", "");
     if (c->ever_started) json_object_set_new(s, "containerID", json_string(cid));
     return s;
 }
@@ -692,13 +705,32 @@ int kubelet_running_pods(struct daemon *d)
 
 /* ---- stopping everything (cluster down) ---- */
 
+/* Kill a run that outlived its grace period: its monitor and its
+ * process group (checked by start time against pid reuse). */
+static void kill_run(struct daemon *d, struct podrt *p, struct ctr *c)
+{
+    json_t *st = NULL;
+    read_state(d, p, c, &st);
+    pid_t pid = (pid_t)json_path_int(st, "pid", 0);
+    uint64_t start = (uint64_t)json_path_int(st, "pidStart", 0);
+    if (pid > 0 && start && proc_starttime(pid) == start) kill(-pid, SIGKILL);
+    json_decref(st);
+    kill(c->conmon, SIGKILL);
+}
+
 void kubelet_stop_all(struct daemon *d)
 {
-    for (struct podrt *p = d->pods; p; p = p->next)
+    json_int_t grace = 0;
+    for (struct podrt *p = d->pods; p; p = p->next) {
+        json_int_t g = json_path_int(pod_obj(p), "spec.terminationGracePeriodSeconds", 30);
+        if (g > grace) grace = g;
         for (int i = 0; i < p->nctr; i++)
             if (p->ctrs[i].running) kill(p->ctrs[i].conmon, SIGTERM);
-    /* Wait for the monitors (each escalates to SIGKILL after its grace). */
-    uint64_t deadline = mono_ms() + 35000;
+    }
+    /* Each monitor escalates to SIGKILL after its grace; past the longest
+     * grace (and a margin) we kill what is left ourselves. */
+    uint64_t deadline = mono_ms() + (uint64_t)(grace > 300 ? 300 : grace) * 1000 + 3000;
+    int killed = 0;
     for (;;) {
         int alive = 0;
         for (struct podrt *p = d->pods; p; p = p->next) {
@@ -710,14 +742,29 @@ void kubelet_stop_all(struct daemon *d)
                 else c->running = 0;
             }
         }
-        if (!alive || mono_ms() > deadline) break;
+        if (!alive) break;
+        if (mono_ms() > deadline) {
+            if (killed) break;
+            for (struct podrt *p = d->pods; p; p = p->next)
+                for (int i = 0; i < p->nctr; i++)
+                    if (p->ctrs[i].running) kill_run(d, p, &p->ctrs[i]);
+            killed = 1;
+            deadline = mono_ms() + 2000;
+        }
         usleep(20000);
     }
-    /* Leave the pods' objects as they are, stopped; the next `cluster up`
-     * starts them again. */
+    /* The pods' objects stay, stopped; the next `cluster up` starts them
+     * again. A container that could not be stopped keeps its status, so
+     * that the next daemon adopts it instead of starting it twice. */
     for (struct podrt *p = d->pods; p; p = p->next) {
         json_t *pod = pod_obj(p);
         if (!pod) continue;
+        int any_alive = 0;
+        for (int i = 0; i < p->nctr; i++) any_alive |= p->ctrs[i].running;
+        if (any_alive) {
+            log_error("pod %s/%s: a container did not stop; it stays recorded", p->ns, p->name);
+            continue;
+        }
         json_t *st = json_object_get(pod, "status");
         json_object_del(st, "containerStatuses");
         json_path_set(pod, "status.phase", json_string("Pending"));
@@ -746,9 +793,10 @@ void kubelet_free(struct daemon *d)
 
 /* ---- re-adoption after a daemon restart ---- */
 
-static int is_conmon(pid_t pid)
+/* Whether pid is the monitor of the run in rundir (not a reused pid). */
+static int is_conmon(pid_t pid, const char *rundir)
 {
-    static const char *const needles[] = {"__conmon", NULL};
+    const char *const needles[] = {"__conmon", rundir, NULL};
     return proc_cmdline_has(pid, needles);
 }
 
@@ -757,7 +805,11 @@ static void adopt_ctr(struct daemon *d, struct podrt *p, const json_t *pod, stru
     c->restarts = (int)json_path_int(cs, "restartCount", 0);
     json_t *lt = json_path(cs, "lastState.terminated");
     if (lt) c->last_term = json_deep_copy(lt);
-    c->backoff_ms = c->restarts ? d->backoff_base_ms : 0;
+    /* Back-off goes on doubling from where it was. */
+    c->backoff_ms = 0;
+    for (int k = 0; k < c->restarts && c->backoff_ms < d->backoff_max_ms; k++)
+        c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : d->backoff_base_ms;
+    if (c->backoff_ms > d->backoff_max_ms) c->backoff_ms = d->backoff_max_ms;
     json_t *running = json_path(cs, "state.running");
     json_t *term = json_path(cs, "state.terminated");
     if (term) {
@@ -766,10 +818,13 @@ static void adopt_ctr(struct daemon *d, struct podrt *p, const json_t *pod, stru
         return;
     }
     if (!running) {
-        if (c->restarts) {
+        snprintf(c->wait_reason, sizeof c->wait_reason, "%s", json_path_str(cs, "state.waiting.reason", "ContainerCreating"));
+        snprintf(c->wait_msg, sizeof c->wait_msg, "%s", json_path_str(cs, "state.waiting.message", ""));
+        if (lt) { /* it crashed and waits for its restart */
+            c->restarts++;
             c->ever_started = 1;
             c->restart_planned = 1;
-            c->next_start_ms = mono_ms() + d->backoff_base_ms;
+            c->next_start_ms = mono_ms() + c->backoff_ms;
         }
         return;
     }
@@ -777,8 +832,10 @@ static void adopt_ctr(struct daemon *d, struct podrt *p, const json_t *pod, stru
     c->ever_started = 1;
     json_t *st = NULL;
     read_state(d, p, c, &st);
+    char rundir[PATH_MAX];
+    cluster_run_dir(&d->lab, p->uid, c->name, c->restarts, rundir, sizeof rundir);
     pid_t conmon = (pid_t)json_path_int(st, "conmonPid", 0);
-    int pidfd = conmon > 0 && is_conmon(conmon) ? pidfd_of(conmon) : -1;
+    int pidfd = conmon > 0 && is_conmon(conmon, rundir) ? pidfd_of(conmon) : -1;
     json_decref(st);
     c->conmon = conmon;
     c->running = 1;
@@ -791,9 +848,7 @@ static void adopt_ctr(struct daemon *d, struct podrt *p, const json_t *pod, stru
     watch_conmon(d, c, pidfd);
     c->ready = json_is_true(json_path(cs, "ready"));
     c->startup_ok = 1;
-    char poddir[PATH_MAX], rundir[PATH_MAX], path[PATH_MAX + 16];
-    cluster_pod_dir(&d->lab, p->uid, poddir, sizeof poddir);
-    cluster_run_dir(&d->lab, p->uid, c->name, c->restarts, rundir, sizeof rundir);
+    char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/spec.json", rundir);
     json_error_t je;
     json_t *spec = json_load_file(path, 0, &je);
@@ -801,6 +856,11 @@ static void adopt_ctr(struct daemon *d, struct podrt *p, const json_t *pod, stru
         int ready = c->ready;
         start_probes(d, pod, ctr_spec(pod, c->name), c, spec);
         c->ready = ready || !json_path(ctr_spec(pod, c->name), "readinessProbe");
+        if (json_is_true(json_path(cs, "started"))) { /* a startup probe passed before: it does not run again */
+            c->startup_ok = 1;
+            probe_free(c->probes[PROBE_STARTUP]);
+            c->probes[PROBE_STARTUP] = NULL;
+        }
         json_decref(spec);
     }
     log_info("adopted pod %s/%s container %s (conmon %d)", p->ns, p->name, c->name, (int)conmon);
@@ -824,15 +884,16 @@ static void reap_orphans(struct daemon *d)
         while (cd && (ce = readdir(cd))) {
             if (ce->d_name[0] == '.') continue;
             for (int run = 0; run < 1000; run++) {
-                char path[PATH_MAX + 1000];
-                snprintf(path, sizeof path, "%s/%s/%d/state.json", cdir, ce->d_name, run);
+                char path[PATH_MAX + 1000], rundir[PATH_MAX + 1000];
+                snprintf(rundir, sizeof rundir, "%s/%s/%d", cdir, ce->d_name, run);
+                snprintf(path, sizeof path, "%s/state.json", rundir);
                 if (access(path, R_OK)) continue;
                 json_error_t je;
                 json_t *st = json_load_file(path, 0, &je);
                 pid_t conmon = (pid_t)json_path_int(st, "conmonPid", 0);
                 pid_t pid = (pid_t)json_path_int(st, "pid", 0);
                 uint64_t start = (uint64_t)json_path_int(st, "pidStart", 0);
-                if (conmon > 0 && is_conmon(conmon)) kill(conmon, SIGKILL);
+                if (conmon > 0 && is_conmon(conmon, rundir)) kill(conmon, SIGKILL);
                 if (pid > 0 && start && proc_starttime(pid) == start) kill(-pid, SIGKILL);
                 json_decref(st);
             }

@@ -93,7 +93,18 @@ json_t *meshctl_rule_op(struct daemon *d, json_t *req)
             json_decref(rule);
             return e;
         }
-        if (!json_path_str(rule, "id", NULL)) {
+        const char *given = json_path_str(rule, "id", NULL);
+        if (given) {
+            size_t n = strlen(given);
+            int ok = n > 0 && n <= 63;
+            for (size_t i = 0; i < n && ok; i++)
+                ok = (given[i] >= 'a' && given[i] <= 'z') || (given[i] >= '0' && given[i] <= '9') || given[i] == '-';
+            if (!ok) {
+                json_decref(rule);
+                return rule_error("rule.id must be 1-63 lowercase letters, digits or '-'");
+            }
+        }
+        if (!given) {
             char uid[37];
             store_new_uid(uid);
             uid[8] = '\0';

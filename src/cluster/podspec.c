@@ -384,11 +384,17 @@ int podspec_build(struct daemon *d, const json_t *pod, const json_t *ctr, const 
     return 0;
 }
 
+/* A projected key's file; name may hold folders ("conf/app.conf") but
+ * never leaves dir. */
 static int write_key_file(const char *dir, const char *name, const char *data, size_t n)
 {
     char path[PATH_MAX + 256];
-    if (strchr(name, '/') || !strcmp(name, "..") || !strcmp(name, ".")) return -EINVAL;
+    if (!*name || name[0] == '/' || strstr(name, "..")) return -EINVAL;
     snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    mkdir_p(path, 0755);
+    *slash = '/';
     return write_file_atomic(path, data, n);
 }
 
@@ -418,7 +424,10 @@ static int project(struct daemon *d, const char *kind, const char *ns, const cha
         int missing;
         char *val = lookup_key(d, kind, ns, name, k, &missing);
         if (!val) {
-            snprintf(err, errlen, "configmap references non-existent config key: %s", k);
+            if (!strcmp(kind, "Secret"))
+                snprintf(err, errlen, "couldn't find key %s in Secret %s/%s", k, ns, name);
+            else
+                snprintf(err, errlen, "configmap references non-existent config key: %s", k);
             rc = -EINVAL;
             break;
         }
@@ -428,8 +437,13 @@ static int project(struct daemon *d, const char *kind, const char *ns, const cha
             const char *b = json_string_value(json_object_get(json_path(o, "data"), k));
             val = b64decode(b ? b : "", &n);
         }
-        write_key_file(dir, json_string_value(v), val, n);
+        int wr = write_key_file(dir, json_string_value(v), val, n);
         free(val);
+        if (wr) {
+            snprintf(err, errlen, "invalid path \"%s\" for key %s", json_string_value(v), k);
+            rc = wr;
+            break;
+        }
     }
     json_decref(keys);
     return rc;

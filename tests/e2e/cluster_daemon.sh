@@ -27,6 +27,7 @@ census() {
         case "$cmd" in
         *" __daemon"*) echo daemon ;;
         *" __mesh"*) echo mesh ;;
+        *" __traces"*) echo traces ;;
         *" __conmon"*) echo conmon ;;
         "") ;;
         *)
@@ -41,15 +42,16 @@ census() {
         esac
     done | sort | uniq -c | sed 's/^ *//'
 }
-# One conmon per container, one process per container, one daemon, one mesh.
-expected_census=$'5 conmon\n1 counter\n1 daemon\n1 frontend\n1 mesh\n1 redis\n2 words'
+# One conmon per container, one process per container, one daemon, one mesh,
+# one trace store.
+expected_census=$'5 conmon\n1 counter\n1 daemon\n1 frontend\n1 mesh\n1 redis\n1 traces\n2 words'
 
 before=$(snapshot)
 [ "$(wc -l <<<"$before")" = 5 ] && [ -z "$(awk 'NF != 3' <<<"$before")" ] && ok "5 pods with uid and pid" ||
     not_ok "5 pods with uid and pid" "$before"
 c=$(census)
-[ "$c" = "$expected_census" ] && ok "one process each: daemon, mesh, 5 conmon, 5 containers" ||
-    not_ok "one process each: daemon, mesh, 5 conmon, 5 containers" "$c"
+[ "$c" = "$expected_census" ] && ok "one process each: daemon, mesh, trace store, 5 conmon, 5 containers" ||
+    not_ok "one process each: daemon, mesh, trace store, 5 conmon, 5 containers" "$c"
 fe_ip=$(cluster_ip example frontend)
 URL="http://$fe_ip:8080/"
 
