@@ -9,5 +9,6 @@ int cli_mesh(int argc, char **argv);
 int cli_daemon(int argc, char **argv);
 int cli_load(int argc, char **argv);   /* load_cmd.c */
 int cli_traces(int argc, char **argv); /* traces_cmd.c */
+int cli_metrics(int argc, char **argv); /* metrics_cmd.c */
 
 #endif

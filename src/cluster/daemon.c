@@ -52,6 +52,7 @@ void daemon_sync(struct daemon *d)
         service_sync(d);
         if (store_version(d->store) == before) break;
     }
+    promctl_targets(d);
 }
 
 static void on_resync(uv_timer_t *t)
@@ -163,6 +164,7 @@ int daemon_run(const struct lab *lab, char *err, size_t errlen)
     if ((rc = api_start(d, err, errlen))) goto out;
     log_info("lab %s: daemon up on 127.%d.0.0/16, limits by %s", lab->name, lab->net, d->limits);
     kubelet_adopt(d);
+    cadvisor_start(d);
     infra_start(d);
     daemon_kick(d);
     uv_timer_start(&d->resync_timer, on_resync, 1000, 1000);
@@ -191,6 +193,7 @@ out:
     }
     store_close(d->store);
     free(d->mesh_routes);
+    free(d->prom_targets);
     free(d);
     if (lockfd >= 0) close(lockfd);
     return rc;

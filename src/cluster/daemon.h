@@ -19,7 +19,7 @@
 struct podrt; /* kubelet.c: the runtime side of one pod */
 
 /* The lab's own processes (infra.c). */
-enum infra_id { INFRA_MESH, INFRA_TRACES, INFRA_COUNT };
+enum infra_id { INFRA_MESH, INFRA_TRACES, INFRA_PROMETHEUS, INFRA_COUNT };
 struct infra_proc {
     const char *name; /* "mesh": runs as `aiopslab __mesh`, pid file LABDIR/mesh/mesh.pid */
     pid_t pid;
@@ -40,12 +40,14 @@ struct daemon {
     struct podrt *pods;     /* runtime list */
     uv_timer_t sync_timer, resync_timer;
     uv_pipe_t api;
+    uv_tcp_t kubelet_http; /* cadvisor.c */
     uv_signal_t sigterm, sigint;
     uint64_t backoff_base_ms, backoff_max_ms;
     int stopping;
     int stop_pods_on_exit;
     struct infra_proc infra[INFRA_COUNT];
     char *mesh_routes; /* last routes.json written (meshctl.c) */
+    char *prom_targets; /* last targets.json written (promctl.c) */
 };
 
 /* Schedule a full reconcile pass soon (coalesced). */
@@ -66,6 +68,11 @@ int kubelet_running_pods(struct daemon *d);
  * their close callbacks) free it. Pods keep running. */
 void kubelet_release(struct daemon *d);
 void kubelet_free(struct daemon *d);
+/* OOM kills of a container since the daemon started. */
+int kubelet_oom_kills(struct daemon *d, const char *uid, const char *container);
+
+/* cadvisor.c: serve node metrics on NODE_IP:LAB_KUBELET_PORT. */
+void cadvisor_start(struct daemon *d);
 
 /* deployment.c */
 void deployment_sync(struct daemon *d);
@@ -92,6 +99,13 @@ void infra_stop(struct daemon *d);
 /* At daemon exit: close the handles; the processes go on. */
 void infra_release(struct daemon *d);
 void infra_signal(struct daemon *d, enum infra_id id, int sig);
+
+/* promctl.c: Prometheus' command line (config written first): 0, or -1
+ * when Prometheus is not installed; promctl_argv_free frees what it made. */
+int promctl_argv(struct daemon *d, char **argv, int max);
+void promctl_argv_free(char **argv);
+/* Write the scrape targets file from the pods (when it changed). */
+void promctl_targets(struct daemon *d);
 
 /* meshctl.c */
 void meshctl_update(struct daemon *d, json_t *routes); /* steals routes */

@@ -1,8 +1,10 @@
-/* infra: the lab's own long-running processes — the mesh and the trace
- * store — started detached by the daemon, followed by pidfd, restarted
- * when they die (after a second), and re-adopted after a daemon restart
- * through the pid file each writes (LABDIR/NAME/NAME.pid) and its command
- * line. Each runs as `aiopslab __NAME --lab-dir LABDIR`. */
+/* infra: the lab's own long-running processes — the mesh, the trace store
+ * and Prometheus — started detached by the daemon, followed by pidfd,
+ * restarted when they die (after a second), and re-adopted after a daemon
+ * restart through their pid file (LABDIR/NAME/NAME.pid) and command line.
+ * The mesh and the trace store run as `aiopslab __NAME --lab-dir LABDIR`
+ * and write their pid file; Prometheus is Debian's, configured by
+ * promctl.c, and its pid file is written here. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,7 +19,7 @@
 #include "core/timeutil.h"
 #include "core/util.h"
 
-static const char *const names[INFRA_COUNT] = {"mesh", "traces"};
+static const char *const names[INFRA_COUNT] = {"mesh", "traces", "prometheus"};
 
 static void closed(uv_handle_t *h)
 {
@@ -55,6 +57,7 @@ static pid_t running(struct daemon *d, const char *name)
     buf_free(&b);
     if (pid <= 0) return 0;
     snprintf(role, sizeof role, "__%s", name);
+    if (!strcmp(name, "prometheus")) snprintf(role, sizeof role, "prometheus");
     const char *const needles[] = {role, d->lab.dir, NULL};
     return proc_cmdline_has((pid_t)pid, needles) ? (pid_t)pid : 0;
 }
@@ -74,9 +77,21 @@ static void start_one(struct daemon *d, struct infra_proc *p)
         snprintf(rel, sizeof rel, "logs/%s.out", p->name);
         lab_path(&d->lab, rel, logpath, sizeof logpath);
         snprintf(role, sizeof role, "__%s", p->name);
-        char *argv[] = {d->exe, role, "--lab-dir", d->lab.dir, NULL};
+        char *argv[16] = {d->exe, role, "--lab-dir", d->lab.dir, NULL};
         char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
+        if (p == &d->infra[INFRA_PROMETHEUS] && promctl_argv(d, argv, 16)) {
+            p->restart_at = UINT64_MAX; /* not installed: said once in the log */
+            return;
+        }
         int rc = spawn_detached(argv, envp, logpath, &pid, &pidfd);
+        if (p == &d->infra[INFRA_PROMETHEUS]) promctl_argv_free(argv);
+        if (!rc && p == &d->infra[INFRA_PROMETHEUS]) {
+            char text[32];
+            int n = snprintf(text, sizeof text, "%d\n", (int)pid);
+            char pidpath[PATH_MAX];
+            lab_path(&d->lab, "prometheus/prometheus.pid", pidpath, sizeof pidpath);
+            write_file_atomic(pidpath, text, (size_t)n);
+        }
         if (rc || pidfd < 0) {
             log_error("cannot start the %s: %s", p->name, rc ? strerror(-rc) : "no pidfd");
             p->restart_at = mono_ns() + 5000000000ull;

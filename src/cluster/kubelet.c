@@ -51,6 +51,7 @@ struct ctr {
     char wait_msg[512];
     int ready;
     int startup_ok;
+    int oom_kills;
     struct probe *probes[3];
 };
 
@@ -214,6 +215,7 @@ static void on_exit_run(struct daemon *d, struct podrt *p, struct ctr *c)
     uint64_t ran = mono_ms() - c->start_mono_ms;
     log_info("pod %s/%s container %s exited (code %d, %s)%s", p->ns, p->name, c->name, exit_code,
              json_path_str(term, "reason", ""), restart ? "; restarting" : "");
+    if (!strcmp(json_path_str(term, "reason", ""), "OOMKilled")) c->oom_kills++;
     if (!strcmp(json_path_str(term, "reason", ""), "OOMKilled") && pod)
         event_record(d, pod, "Warning", "OOMKilled", "kubelet", "Container %s was OOM-killed (memory limit %s)", c->name,
                      json_path_str(ctr_spec(pod, c->name), "resources.limits.memory", "?"));
@@ -770,6 +772,14 @@ void kubelet_stop_all(struct daemon *d)
         json_path_set(pod, "status.phase", json_string("Pending"));
         store_put(d->store, pod);
     }
+}
+
+int kubelet_oom_kills(struct daemon *d, const char *uid, const char *container)
+{
+    struct podrt *p = find_pod(d, uid);
+    for (int i = 0; p && i < p->nctr; i++)
+        if (!strcmp(p->ctrs[i].name, container)) return p->ctrs[i].oom_kills;
+    return 0;
 }
 
 /* ---- daemon exit ---- */

@@ -542,6 +542,10 @@ int limits_usage(const struct limits *l, struct limits_usage *out)
         if ((rc = read_u64(path, &mem)) < 0) return rc;
         snprintf(path, sizeof path, "%s/memory.stat", l->mem_dir);
         read_keyed(path, "inactive_file", &inactive);
+        snprintf(path, sizeof path, "%s/cpu.stat", l->mem_dir);
+        read_keyed(path, "nr_periods", &u.cfs_periods);
+        read_keyed(path, "nr_throttled", &u.cfs_throttled_periods);
+        if (read_keyed(path, "throttled_usec", &u.cfs_throttled_ns) == 0) u.cfs_throttled_ns *= 1000;
     } else {
         snprintf(path, sizeof path, "%s/cpuacct.usage", l->acct_dir);
         if ((rc = read_u64(path, &u.cpu_ns)) < 0) return rc;
@@ -549,6 +553,10 @@ int limits_usage(const struct limits *l, struct limits_usage *out)
         if ((rc = read_u64(path, &mem)) < 0) return rc;
         snprintf(path, sizeof path, "%s/memory.stat", l->mem_dir);
         read_keyed(path, "total_inactive_file", &inactive);
+        snprintf(path, sizeof path, "%s/cpu.stat", l->cpu_dir);
+        read_keyed(path, "nr_periods", &u.cfs_periods);
+        read_keyed(path, "nr_throttled", &u.cfs_throttled_periods);
+        read_keyed(path, "throttled_time", &u.cfs_throttled_ns);
     }
     u.working_set = mem > inactive ? mem - inactive : 0;
     cgroup_oom_count(l, &u.oom_kills);
@@ -635,4 +643,44 @@ int limits_gc(const char *prefix)
         closedir(d);
     }
     return removed;
+}
+
+int limits_members(enum limits_kind kind, const char *name, pid_t sid, pid_t root, pid_t **out)
+{
+    size_t n = 0, cap = 16;
+    pid_t *v = xmalloc(cap * sizeof *v);
+    if (kind == LIMITS_CGROUP_V1 || kind == LIMITS_CGROUP_V2) {
+        struct limits l;
+        memset(&l, 0, sizeof l);
+        if (!valid_name(name) || cg_dirs(kind, name, &l)) {
+            free(v);
+            return -EINVAL;
+        }
+        char path[PATH_MAX + 32], s[65536];
+        snprintf(path, sizeof path, "%s/cgroup.procs", l.mem_dir);
+        if (read_small(path, s, sizeof s) < 0) {
+            free(v);
+            return -ENOENT;
+        }
+        for (char *p = s; *p;) {
+            char *end;
+            long pid = strtol(p, &end, 10);
+            if (end == p) break;
+            if (n == cap) v = xrealloc(v, (cap *= 2) * sizeof *v);
+            v[n++] = (pid_t)pid;
+            p = end;
+            while (*p == '\n') p++;
+        }
+    } else {
+        struct proc_entry *e = NULL;
+        int count = scan_members(sid, root, &e);
+        for (int i = 0; i < count; i++) {
+            if (!e[i].member) continue;
+            if (n == cap) v = xrealloc(v, (cap *= 2) * sizeof *v);
+            v[n++] = e[i].pid;
+        }
+        free(e);
+    }
+    *out = v;
+    return (int)n;
 }

@@ -77,6 +77,7 @@ struct limits_usage {
     uint64_t cpu_ns;       /* cpu time used, all processes, since start */
     uint64_t working_set;  /* bytes: memory usage minus inactive file cache (cAdvisor's), or RSS for poll */
     uint64_t oom_kills;    /* cgroup only */
+    uint64_t cfs_periods, cfs_throttled_periods, cfs_throttled_ns; /* cgroup cpu.stat; 0 for poll */
 };
 
 /* Usage of the cgroup name under mechanism kind (V1 or V2): 0, -ENOENT
@@ -89,6 +90,10 @@ int limits_proc_usage(pid_t sid, pid_t root, struct limits_usage *out);
 /* Usage of l's container whatever its mechanism. */
 int limits_usage(const struct limits *l, struct limits_usage *out);
 
+/* The pids of a container's processes: its cgroup's members, or (poll,
+ * none) session sid and the descendants of root. Count, or -errno; *out
+ * is malloc'd. */
+int limits_members(enum limits_kind kind, const char *name, pid_t sid, pid_t root, pid_t **out);
 /* Remove the empty cgroups whose names start with prefix (left behind by
  * monitors that were killed). Returns how many were removed. */
 int limits_gc(const char *prefix);

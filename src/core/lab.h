@@ -18,6 +18,8 @@
 #define LAB_NAME_MAX 32
 #define LAB_MESH_SHIM_PORT 15001
 #define LAB_MESH_ADMIN_PORT 15090
+#define LAB_KUBELET_PORT 10250      /* the daemon's node metrics: /metrics/cadvisor */
+#define LAB_PROMETHEUS_PORT 9090
 #define LAB_TRACES_OTLP_PORT 4318   /* the trace store's OTLP/HTTP receiver */
 #define LAB_TRACES_QUERY_PORT 16686 /* its Jaeger-style query API */
 #define LAB_SERVICE_IPS (63 * 256)

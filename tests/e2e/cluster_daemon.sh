@@ -28,6 +28,7 @@ census() {
         *" __daemon"*) echo daemon ;;
         *" __mesh"*) echo mesh ;;
         *" __traces"*) echo traces ;;
+        */prometheus\ --config.file=*) echo prometheus ;;
         *" __conmon"*) echo conmon ;;
         "") ;;
         *)
@@ -43,8 +44,9 @@ census() {
     done | sort | uniq -c | sed 's/^ *//'
 }
 # One conmon per container, one process per container, one daemon, one mesh,
-# one trace store.
-expected_census=$'5 conmon\n1 counter\n1 daemon\n1 frontend\n1 mesh\n1 redis\n1 traces\n2 words'
+# one trace store, one Prometheus.
+expected_census=$'5 conmon\n1 counter\n1 daemon\n1 frontend\n1 mesh\n1 prometheus\n1 redis\n1 traces\n2 words'
+[ -x /usr/bin/prometheus ] || expected_census=${expected_census/$'1 prometheus\n'/}
 
 before=$(snapshot)
 [ "$(wc -l <<<"$before")" = 5 ] && [ -z "$(awk 'NF != 3' <<<"$before")" ] && ok "5 pods with uid and pid" ||
