@@ -28,6 +28,7 @@
 #include "core/util.h"
 
 #define RUN_RESET_MS (10 * 60 * 1000) /* a run this long resets the back-off */
+#define ENDPOINT_DRAIN_MS 300             /* endpoints first, then SIGTERM */
 
 struct ctr {
     struct podrt *pod;
@@ -62,6 +63,7 @@ struct podrt {
     int nctr;
     struct ctr *ctrs;
     int volumes_ready;
+    uint64_t deleting_since_ms;
     uint64_t mount_retry_ms, mount_backoff_ms;
     int scheduled_event;
     int seen; /* marked during a sync pass */
@@ -637,6 +639,15 @@ static void sync_pod(struct daemon *d, json_t *pod)
     if (!p) p = pod_new(d, pod);
     p->seen = 1;
     if (json_path(pod, "metadata.deletionTimestamp")) {
+        /* The pod leaves its Services' endpoints in this pass; its
+         * containers get SIGTERM only once the mesh has had time to take
+         * the new routes, so that no request goes to a closing socket. */
+        uint64_t now = mono_ms();
+        if (!p->deleting_since_ms) p->deleting_since_ms = now;
+        if (now - p->deleting_since_ms < ENDPOINT_DRAIN_MS) {
+            daemon_wake_in(d, ENDPOINT_DRAIN_MS - (now - p->deleting_since_ms));
+            return;
+        }
         int any = 0;
         for (int i = 0; i < p->nctr; i++) {
             p->ctrs[i].restart_planned = 0;
