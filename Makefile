@@ -85,6 +85,23 @@ $(BUILD)/apps/bin/%: %.c $(wildcard apps/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(APP_CFLAGS) $< -o $@ -lpthread
 
+# The kit's own test service, its unit test (pure parts of apps/kit, linked
+# like an app: never with src/) and the PostgreSQL pod launcher.
+KIT_LINK := $(BUILD)/apps/libkit.a $(shell pkg-config --libs $(KIT_PKGS)) -lpthread -lm
+all: $(BUILD)/tests/kit_echo $(BUILD)/apps/bin/aiopslab-postgres
+
+$(BUILD)/tests/kit_echo: tests/kit/kit_echo.c apps/kit/kit.h $(BUILD)/apps/libkit.a
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) $(shell pkg-config --cflags $(KIT_PKGS)) $< $(KIT_LINK) -o $@
+
+$(BUILD)/tests/test_kit: tests/unit/test_kit.c apps/kit/kit_int.h $(BUILD)/apps/libkit.a
+	@mkdir -p $(dir $@)
+	$(CC) $(APP_CFLAGS) $(shell pkg-config --cflags $(KIT_PKGS)) $< $(KIT_LINK) -o $@
+
+$(BUILD)/apps/bin/aiopslab-postgres: apps/kit/aiopslab-postgres
+	@mkdir -p $(dir $@)
+	install -m 755 $< $@
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libaiopslab.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@

@@ -152,6 +152,9 @@ struct kit_mc *kit_mc_new(struct kit *k, const char *env_prefix);
  * miss, -1 with err on failure. */
 int kit_mc_get(struct kit_req *r, struct kit_mc *mc, const char *key, char **val, size_t *len, char *err,
                size_t errlen);
+/* Set: 0, or -1 with err. Delete: 1 when deleted, 0 when there was no such
+ * key, -1 with err. Keys are 1-250 bytes without spaces or control
+ * characters (as memcached requires); values at most 8 MiB. */
 int kit_mc_set(struct kit_req *r, struct kit_mc *mc, const char *key, const char *val, size_t len, int ttl_s,
                char *err, size_t errlen);
 int kit_mc_delete(struct kit_req *r, struct kit_mc *mc, const char *key, char *err, size_t errlen);

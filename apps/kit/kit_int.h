@@ -64,7 +64,7 @@ struct kit_trace_ctx {
 int kit__traceparent_parse(const char *s, struct kit_trace_ctx *out);
 /* out: at least 56 bytes. */
 void kit__traceparent_format(const uint8_t trace_id[16], const uint8_t span_id[8], uint8_t flags, char *out);
-void kit__random_id(uint8_t *out, size_t n); /* never all zero */
+void kit__random_id(uint8_t *out, size_t n);           /* never all zero */
 void kit__hex(const uint8_t *in, size_t n, char *out); /* out: 2n+1 */
 
 enum kit_span_kind { KIT_SPAN_INTERNAL = 1, KIT_SPAN_SERVER = 2, KIT_SPAN_CLIENT = 3 };
@@ -140,7 +140,7 @@ struct kit_req {
     int too_big;
     json_t *json;
     int json_done;
-    char json_err[160];
+    char json_err[256];
     char **form; /* key, value, key, value ... (decoded) */
     size_t nform;
     int form_done;
@@ -163,9 +163,13 @@ void kit__req_free(struct kit_req *r);
 void kit__reply(struct kit_req *r, int status, const char *content_type, char *body, size_t len);
 
 /* ---- client / stores: recording an operation ---- */
-void kit__db_record(struct kit_req *r, const char *system, const char *operation, uint64_t start_mono,
+/* A store operation: its metrics and its span finished (error marks it
+ * failed). r may be NULL (work outside a request). The kit does not log
+ * the error: the handler that gets it back does, once. */
+void kit__db_record(struct kit *k, struct kit_req *r, const char *system, const char *operation, uint64_t start_mono,
                     struct kit_span *span, const char *error);
-struct kit_span *kit__child_span(struct kit_req *r, const char *name, int kind);
+/* A span under the request's server span (a new trace when r is NULL). */
+struct kit_span *kit__child_span(struct kit *k, struct kit_req *r, const char *name, int kind);
 void kit__register_pool(struct kit *k, int (*warm)(void *), void *pool);
 
 /* ---- pool.c: a bounded pool of connections ---- */
@@ -185,6 +189,11 @@ void kit__pool_put(struct kit_pool *p, void *conn);
 
 /* Read <prefix>_<suffix> from the environment (NULL when unset). */
 const char *kit__env2(const char *prefix, const char *suffix, char *buf, size_t buflen);
-/* Go's net error text for a failed dial: "dial tcp H:P: connect: connection refused". */
+/* <prefix>_PORT, or def. Also takes Kubernetes' docker-link form
+ * "tcp://10.0.0.7:6379", which a Service named like the prefix puts in
+ * that very variable (Service "redis" sets REDIS_PORT). */
+const char *kit__env_port(const char *prefix, const char *def);
+/* Go's net error text for a failed dial: "dial tcp H:P: connect: connection
+ * refused". */
 void kit__dial_error(char *err, size_t errlen, const char *host, const char *port, int errnum);
 #endif

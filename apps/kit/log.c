@@ -2,11 +2,11 @@
  *
  * Every log line is one JSON object on stdout,
  *   {"ts":"2026-01-02T03:04:05.123456Z","level":"error","service":"user-service",
- *    "trace_id":"...","span_id":"...","msg":"connect to ... failed: Connection refused"}
- * written with a single write(2) under a mutex, so lines of concurrent
- * requests never interleave (conmon turns stdout into the pod's log). Lines
- * below LOG_LEVEL are dropped. Also here: clocks, checked allocation and
- * number parsing used by every other file of the kit.
+ *    "trace_id":"...","span_id":"...","msg":"connect to ... failed: Connection
+ * refused"} written with a single write(2) under a mutex, so lines of
+ * concurrent requests never interleave (conmon turns stdout into the pod's
+ * log). Lines below LOG_LEVEL are dropped. Also here: clocks, checked
+ * allocation and number parsing used by every other file of the kit.
  */
 #include "kit_int.h"
 #include <errno.h>
@@ -108,7 +108,8 @@ void kit__log_line(struct kit *k, enum kit_level level, const char *trace_id, co
     if (!m) {
         size_t n = strlen(msg);
         char *clean = kit__xmalloc(n + 1);
-        for (size_t i = 0; i < n; i++) clean[i] = (unsigned char)msg[i] < 0x80 ? msg[i] : '?';
+        for (size_t i = 0; i < n; i++)
+            clean[i] = (unsigned char)msg[i] < 0x80 ? msg[i] : '?';
         clean[n] = '\0';
         m = json_string(clean);
         free(clean);

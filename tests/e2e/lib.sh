@@ -25,6 +25,7 @@ LAB="t-$(printf '%s' "$E2E_NAME" | tr -c 'a-z0-9\n' '-' | cut -c1-16)-$$"
 LAB=${LAB:0:32}
 NET=$((150 + $(printf '%s' "$E2E_NAME" | cksum | cut -d' ' -f1) % 100))
 AIOPSLAB_HOME=$(mktemp -d "${TMPDIR:-/tmp}/aiopslab-e2e.XXXXXX")
+chmod 711 "$AIOPSLAB_HOME" # pods that run as another user (runAsUser) reach their folders
 export AIOPSLAB_HOME
 unset AIOPSLAB_LAB
 LABDIR="$AIOPSLAB_HOME/labs/$LAB"

@@ -1,0 +1,261 @@
+/* client.c: kit_call, a service's outbound HTTP/JSON call to another one.
+ *
+ * The address comes from the Kubernetes service variables
+ * (<NAME>_SERVICE_HOST/_PORT), so the call goes to the ClusterIP and
+ * through the mesh. Each server thread keeps one libcurl easy handle for
+ * its whole life (curl_easy_reset between calls keeps its connection
+ * cache), so calls reuse keep-alive connections instead of paying a
+ * connect per call. A call has one deadline (KIT_CALL_TIMEOUT_MS) over all
+ * its attempts; only a failed connect is retried (up to KIT_CALL_RETRIES
+ * times): a request that may have reached the server is never sent twice.
+ * The reply is bounded (MAX_REPLY). Each call is a client span (its
+ * traceparent goes out in the request) and is counted by downstream and
+ * status, with failures by reason; error texts read like a Go service's:
+ * "connect to user-service:9090 failed: Connection refused".
+ */
+#include "kit_int.h"
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_REPLY (16u << 20)
+
+static pthread_key_t curl_key;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static __thread CURL *thread_curl;
+
+static void curl_destroy(void *c) { curl_easy_cleanup(c); }
+static void curl_key_init(void) { pthread_key_create(&curl_key, curl_destroy); }
+
+static CURL *this_thread_curl(void)
+{
+    if (!thread_curl) {
+        pthread_once(&curl_once, curl_key_init);
+        thread_curl = curl_easy_init();
+        if (thread_curl) pthread_setspecific(curl_key, thread_curl);
+    }
+    return thread_curl;
+}
+
+struct rbuf {
+    char *p;
+    size_t len, cap;
+    int too_big;
+};
+
+static size_t on_data(char *data, size_t size, size_t n, void *arg)
+{
+    struct rbuf *b = arg;
+    size_t add = size * n;
+    if (b->len + add > MAX_REPLY) {
+        b->too_big = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (b->len + add + 1 > b->cap) {
+        b->cap = (b->len + add + 1) * 2;
+        b->p = kit__xrealloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, data, add);
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+/* "user-service" -> "USER_SERVICE_SERVICE_<suffix>"; -EINVAL when too long. */
+static int env_name(const char *service, const char *suffix, char *out, size_t outlen)
+{
+    size_t n = strlen(service);
+    if (n + strlen(suffix) + 10 >= outlen) return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        char c = service[i];
+        out[i] = c == '-' || c == '.' ? '_' : (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+    }
+    snprintf(out + n, outlen - n, "_SERVICE_%s", suffix);
+    return 0;
+}
+
+static void record(struct kit *k, const char *service, const char *status, const char *reason, double secs)
+{
+    const char *t[] = {k->service, service, status};
+    kit__metric_add(k->m_cli_total, 1, t);
+    const char *d[] = {k->service, service};
+    kit__metric_observe(k->m_cli_dur, secs, d);
+    if (reason) {
+        const char *e[] = {k->service, service, reason};
+        kit__metric_add(k->m_down_err, 1, e);
+    }
+}
+
+int kit_call(struct kit_req *r, const char *service, const char *method, const char *path, const json_t *body,
+             json_t **reply, char *err, size_t errlen)
+{
+    if (reply) *reply = NULL;
+    if (!r) {
+        snprintf(err, errlen, "call to %s failed: kit_call needs the request it serves", service);
+        return -EINVAL;
+    }
+    struct kit *k = r->k;
+    uint64_t start = kit__mono_ns();
+    char hname[160], pname[160];
+    const char *host = NULL, *port = NULL;
+    if (env_name(service, "HOST", hname, sizeof hname) == 0 && env_name(service, "PORT", pname, sizeof pname) == 0) {
+        host = getenv(hname);
+        port = getenv(pname);
+    } else {
+        snprintf(hname, sizeof hname, "<service name too long>");
+    }
+    if (!host || !*host || !port || !*port) {
+        snprintf(err, errlen, "no address for service %s (%s is not set)", service, host && *host ? pname : hname);
+        record(k, service, "error", "dns", 0);
+        return -EHOSTUNREACH;
+    }
+    CURL *c = this_thread_curl();
+    if (!c) {
+        snprintf(err, errlen, "call to %s:%s failed: cannot create a curl handle", service, port);
+        record(k, service, "error", "other", 0);
+        return -ENOMEM;
+    }
+    char url[1024];
+    if (snprintf(url, sizeof url, "http://%s:%s%s%s", host, port, path[0] == '/' ? "" : "/", path) >= (int)sizeof url) {
+        snprintf(err, errlen, "call to %s:%s failed: path too long", service, port);
+        record(k, service, "error", "other", 0);
+        return -EINVAL;
+    }
+    char name[256];
+    snprintf(name, sizeof name, "%s %s%s", method, service, path);
+    struct kit_span *span = kit__child_span(k, r, name, KIT_SPAN_CLIENT);
+    kit_span_attr(span, "http.method", method);
+    kit_span_attr(span, "http.url", url);
+    kit_span_attr(span, "peer.service", service);
+    char tp[64], tph[80];
+    kit__traceparent_format(span->trace_id, span->span_id, span->flags, tp);
+    snprintf(tph, sizeof tph, "traceparent: %s", tp);
+    char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+    struct curl_slist *h = curl_slist_append(NULL, tph);
+    h = curl_slist_append(h, "Expect:");
+    h = curl_slist_append(h, "Accept: application/json");
+    if (payload) h = curl_slist_append(h, "Content-Type: application/json");
+
+    uint64_t deadline = start + (uint64_t)k->call_timeout_ms * 1000000ull;
+    struct rbuf b = {0};
+    CURLcode rc = CURLE_OK;
+    long os_errno = 0;
+    for (int attempt = 0;; attempt++) {
+        uint64_t now = kit__mono_ns();
+        long left_ms = now >= deadline ? 0 : (long)((deadline - now) / 1000000ull);
+        if (left_ms <= 0) {
+            rc = CURLE_OPERATION_TIMEDOUT;
+            break;
+        }
+        curl_easy_reset(c);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left_ms);
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, left_ms);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        if (payload || !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH")) {
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload ? payload : "");
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(payload ? strlen(payload) : 0));
+        }
+        if (!strcmp(method, "HEAD"))
+            curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        else if (strcmp(method, "GET") && strcmp(method, "POST"))
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        else if (!strcmp(method, "GET") && payload)
+            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "GET");
+        b.len = 0;
+        b.too_big = 0;
+        rc = curl_easy_perform(c);
+        os_errno = 0;
+        curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+        if (rc != CURLE_COULDNT_CONNECT || attempt >= k->call_retries) break;
+        /* A short pause before the retry, within the deadline. */
+        now = kit__mono_ns();
+        if (now + 20000000ull >= deadline) break;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    curl_slist_free_all(h);
+    free(payload);
+    double secs = (double)(kit__mono_ns() - start) / 1e9;
+
+    int ret;
+    const char *reason = NULL;
+    if (rc == CURLE_OK) {
+        long status = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        ret = (int)status;
+        if (reply && b.len) {
+            *reply = json_loadb(b.p, b.len, 0, NULL);
+        }
+        char st[16];
+        snprintf(st, sizeof st, "%ld", status);
+        record(k, service, st, status >= 500 ? "http_5xx" : NULL, secs);
+        kit_span_attr(span, "http.status_code", st);
+        if (status >= 500) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s:%s answered %ld", service, port, status);
+            kit__span_finish(span, msg);
+        } else {
+            kit__span_finish(span, NULL);
+        }
+        free(b.p);
+        return ret;
+    }
+    int e = (int)os_errno;
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+        if (!e) e = ECONNREFUSED;
+        snprintf(err, errlen, "connect to %s:%s failed: %s", service, port, strerror(e));
+        reason = e == ECONNREFUSED ? "refused" : e == ETIMEDOUT ? "timeout" : "other";
+        ret = -e;
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        snprintf(err, errlen, "call to %s:%s timed out after %ld ms", service, port, k->call_timeout_ms);
+        reason = "timeout";
+        ret = -ETIMEDOUT;
+        break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+        snprintf(err, errlen, "connect to %s:%s failed: cannot resolve %s", service, port, host);
+        reason = "dns";
+        ret = -EHOSTUNREACH;
+        break;
+    case CURLE_GOT_NOTHING:
+        snprintf(err, errlen, "call to %s:%s failed: connection closed before a reply (EOF)", service, port);
+        reason = "reset";
+        ret = -ECONNRESET;
+        break;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+        if (!e) e = ECONNRESET;
+        snprintf(err, errlen, "call to %s:%s failed: %s", service, port, strerror(e));
+        reason = e == ECONNRESET || e == EPIPE ? "reset" : "other";
+        ret = -e;
+        break;
+    case CURLE_WRITE_ERROR:
+        if (b.too_big) {
+            snprintf(err, errlen, "call to %s:%s failed: reply larger than %u bytes", service, port, MAX_REPLY);
+            reason = "other";
+            ret = -EMSGSIZE;
+            break;
+        }
+        /* fall through */
+    default:
+        snprintf(err, errlen, "call to %s:%s failed: %s", service, port, curl_easy_strerror(rc));
+        reason = "other";
+        ret = -EIO;
+        break;
+    }
+    free(b.p);
+    record(k, service, "error", reason, secs);
+    kit__span_finish(span, err);
+    return ret;
+}

@@ -1,0 +1,265 @@
+/* test_kit: unit tests of the service kit's pure parts (apps/kit): W3C
+ * traceparent parsing and formatting, URL and form decoding, the
+ * Prometheus text of the metrics registry, the OTLP JSON of spans, ids,
+ * and the Go-style error texts. Linked with libkit.a like an app (never
+ * with src/); the server, calls and stores are covered by tests/e2e/kit.sh.
+ */
+#include "t.h"
+#include "kit_int.h"
+#include <errno.h>
+
+static void test_traceparent_parse(void)
+{
+    struct kit_trace_ctx c;
+    T_EQ_INT(kit__traceparent_parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", &c), 0);
+    T_EQ_INT(c.trace_id[0], 0x4b);
+    T_EQ_INT(c.trace_id[15], 0x36);
+    T_EQ_INT(c.span_id[7], 0xb7);
+    T_EQ_INT(c.flags, 1);
+    T_EQ_INT(kit__traceparent_parse("  00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00 ", &c), 0);
+    T_EQ_INT(c.flags, 0);
+    /* A future version may append fields. */
+    T_EQ_INT(kit__traceparent_parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what", &c), 0);
+    const char *bad[] = {
+        "",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",      /* no flags */
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",   /* uppercase */
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",   /* zero trace
+                                                                      */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",   /* zero span */
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   /* version ff
+                                                                      */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", /* v00 with
+                                                                        extra */
+        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+        "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (kit__traceparent_parse(bad[i], &c) != -EINVAL) fprintf(stderr, "# accepted: %s\n", bad[i]);
+        T_EQ_INT(kit__traceparent_parse(bad[i], &c), -EINVAL);
+    }
+    T_EQ_INT(kit__traceparent_parse(NULL, &c), -EINVAL);
+}
+
+static void test_traceparent_format(void)
+{
+    struct kit_trace_ctx c;
+    const char *in = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    T_EQ_INT(kit__traceparent_parse(in, &c), 0);
+    char out[64];
+    kit__traceparent_format(c.trace_id, c.span_id, c.flags, out);
+    T_EQ_STR(out, in);
+    char hex[33];
+    kit__hex(c.trace_id, 16, hex);
+    T_EQ_STR(hex, "0af7651916cd43dd8448eb211c80319c");
+}
+
+static void test_random_ids(void)
+{
+    uint8_t a[16], b[16];
+    kit__random_id(a, 16);
+    kit__random_id(b, 16);
+    T_CHECK(memcmp(a, b, 16) != 0);
+    int zero = 1;
+    for (int i = 0; i < 16; i++)
+        zero &= !a[i];
+    T_CHECK(!zero);
+}
+
+static void test_url_decode(void)
+{
+    char s1[] = "a%20b+c%26d%C3%A9";
+    T_EQ_INT(kit__url_decode(s1), 0);
+    T_EQ_STR(s1, "a b c&d\xc3\xa9");
+    char s2[] = "plain";
+    T_EQ_INT(kit__url_decode(s2), 0);
+    T_EQ_STR(s2, "plain");
+    char b1[] = "x%2", b2[] = "x%zz", b3[] = "x%00y", b4[] = "%";
+    T_EQ_INT(kit__url_decode(b1), -EINVAL);
+    T_EQ_INT(kit__url_decode(b2), -EINVAL);
+    T_EQ_INT(kit__url_decode(b3), -EINVAL);
+    T_EQ_INT(kit__url_decode(b4), -EINVAL);
+}
+
+static void test_form_parse(void)
+{
+    char **p;
+    size_t n;
+    const char *text = "a=1&b=x%26y&&c&d=&e+f=g+h";
+    T_EQ_INT(kit__form_parse(text, strlen(text), &p, &n), 0);
+    T_EQ_INT(n, 5);
+    T_EQ_STR(p[0], "a");
+    T_EQ_STR(p[1], "1");
+    T_EQ_STR(p[2], "b");
+    T_EQ_STR(p[3], "x&y");
+    T_EQ_STR(p[4], "c");
+    T_EQ_STR(p[5], "");
+    T_EQ_STR(p[6], "d");
+    T_EQ_STR(p[7], "");
+    T_EQ_STR(p[8], "e f");
+    T_EQ_STR(p[9], "g h");
+    kit__form_free(p, n);
+    T_EQ_INT(kit__form_parse("a=%zz", 5, &p, &n), -EINVAL);
+    T_EQ_INT(kit__form_parse("a=1\0b", 5, &p, &n), -EINVAL); /* an embedded NUL */
+    T_EQ_INT(kit__form_parse("", 0, &p, &n), 0);
+    T_EQ_INT(n, 0);
+}
+
+static void test_metrics_text(void)
+{
+    struct kit_metrics *m = kit__metrics_new();
+    const char *l2[] = {"service", "operation"};
+    struct kit_family *c = kit__family(m, "x_requests_total", "Requests.\nSecond line", KIT_COUNTER, 2, l2);
+    struct kit_family *h = kit__family(m, "x_seconds", "Latency.", KIT_HISTOGRAM, 2, l2);
+    struct kit_family *g = kit__family(m, "x_in_flight", "In flight.", KIT_GAUGE, 0, NULL);
+    const char *v1[] = {"svc", "a\"b\\c\nd"};
+    const char *v2[] = {"svc", "plain"};
+    kit__metric_add(c, 1, v1);
+    kit__metric_add(c, 2, v1);
+    kit__metric_add(c, 1, v2);
+    kit__metric_observe(h, 0.0004, v2);
+    kit__metric_observe(h, 0.003, v2);
+    kit__metric_observe(h, 99, v2);
+    kit__metric_add(g, 3, NULL);
+    kit__metric_add(g, -1, NULL);
+    T_CHECK(kit__metric_get(c, v1) == 3);
+    size_t len;
+    char *text = kit__metrics_render(m, 1, &len);
+    T_EQ_INT(strlen(text), len);
+    T_CHECK(strstr(text, "# HELP x_requests_total Requests.\\nSecond line\n# "
+                         "TYPE x_requests_total counter\n"));
+    T_CHECK(strstr(text, "x_requests_total{service=\"svc\",operation=\"a\\\"b\\\\c\\nd\"} 3\n"));
+    T_CHECK(strstr(text, "x_requests_total{service=\"svc\",operation=\"plain\"} 1\n"));
+    T_CHECK(strstr(text, "# TYPE x_seconds histogram\n"));
+    T_CHECK(strstr(text, "x_seconds_bucket{service=\"svc\",operation=\"plain\","
+                         "le=\"0.0005\"} 1\n"));
+    T_CHECK(strstr(text, "x_seconds_bucket{service=\"svc\",operation=\"plain\","
+                         "le=\"0.0025\"} 1\n"));
+    T_CHECK(strstr(text, "x_seconds_bucket{service=\"svc\",operation=\"plain\","
+                         "le=\"0.005\"} 2\n"));
+    T_CHECK(strstr(text, "x_seconds_bucket{service=\"svc\",operation=\"plain\",le=\"10\"} 2\n"));
+    T_CHECK(strstr(text, "x_seconds_bucket{service=\"svc\",operation=\"plain\",le=\"+Inf\"} 3\n"));
+    T_CHECK(strstr(text, "x_seconds_count{service=\"svc\",operation=\"plain\"} 3\n"));
+    T_CHECK(strstr(text, "x_seconds_sum{service=\"svc\",operation=\"plain\"} 99.0034\n"));
+    T_CHECK(strstr(text, "# TYPE x_in_flight gauge\nx_in_flight 2\n"));
+    T_CHECK(strstr(text, "# TYPE process_cpu_seconds_total counter\n"));
+    T_CHECK(strstr(text, "\nprocess_open_fds "));
+    T_CHECK(strstr(text, "\nprocess_threads 1\n"));
+    char *rss = strstr(text, "\nprocess_resident_memory_bytes ");
+    T_CHECK(rss && strtod(rss + 31, NULL) > 100000);
+    /* Every line is a comment or "name{labels} value". */
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        T_CHECK(nl);
+        if (*line != '#') {
+            char *sp = memrchr(line, ' ', (size_t)(nl - line));
+            T_CHECK(sp && sp > line);
+        }
+        line = nl + 1;
+    }
+    free(text);
+    kit__metrics_free(m);
+}
+
+static void test_otlp_json(void)
+{
+    struct kit k;
+    memset(&k, 0, sizeof k);
+    k.service = "svc-a";
+    struct kit_span *root = kit__span_new(&k, NULL, "compose_post", KIT_SPAN_SERVER);
+    struct kit_span *child = kit__span_new(&k, root, "GET user-service/user", KIT_SPAN_CLIENT);
+    kit_span_attr(child, "peer.service", "user-service");
+    kit_span_attr(child, "peer.service", "user-service-2"); /* replaced, not added */
+    child->error = 1;
+    child->status_msg = kit__xstrdup("connect to user-service:9090 failed: Connection refused");
+    child->end_ns = child->start_ns + 1500;
+    root->end_ns = root->start_ns + 9000;
+    struct kit_span *spans[] = {root, child};
+    char *text = kit__otlp_json("svc-a", spans, 2);
+    T_CHECK(text);
+    json_error_t je;
+    json_t *doc = json_loads(text, 0, &je);
+    T_CHECK(doc);
+    json_t *rs = json_array_get(json_object_get(doc, "resourceSpans"), 0);
+    json_t *attr = json_array_get(json_object_get(json_object_get(rs, "resource"), "attributes"), 0);
+    T_EQ_STR(json_string_value(json_object_get(attr, "key")), "service.name");
+    T_EQ_STR(json_string_value(json_object_get(json_object_get(attr, "value"), "stringValue")), "svc-a");
+    json_t *list = json_object_get(json_array_get(json_object_get(rs, "scopeSpans"), 0), "spans");
+    T_EQ_INT(json_array_size(list), 2);
+    json_t *s0 = json_array_get(list, 0), *s1 = json_array_get(list, 1);
+    char hex[33];
+    kit__hex(root->trace_id, 16, hex);
+    T_EQ_STR(json_string_value(json_object_get(s0, "traceId")), hex);
+    T_EQ_STR(json_string_value(json_object_get(s1, "traceId")), hex);
+    T_CHECK(!json_object_get(s0, "parentSpanId"));
+    kit__hex(root->span_id, 8, hex);
+    T_EQ_STR(json_string_value(json_object_get(s0, "spanId")), hex);
+    T_EQ_STR(json_string_value(json_object_get(s1, "parentSpanId")), hex);
+    T_EQ_INT(json_integer_value(json_object_get(s0, "kind")), 2);
+    T_EQ_INT(json_integer_value(json_object_get(s1, "kind")), 3);
+    T_EQ_STR(json_string_value(json_object_get(s1, "name")), "GET user-service/user");
+    T_EQ_INT(json_integer_value(json_object_get(json_object_get(s1, "status"), "code")), 2);
+    T_EQ_STR(json_string_value(json_object_get(json_object_get(s1, "status"), "message")),
+             "connect to user-service:9090 failed: Connection refused");
+    T_EQ_INT(json_array_size(json_object_get(s1, "attributes")), 1);
+    unsigned long long st = strtoull(json_string_value(json_object_get(s1, "startTimeUnixNano")), NULL, 10);
+    unsigned long long en = strtoull(json_string_value(json_object_get(s1, "endTimeUnixNano")), NULL, 10);
+    T_EQ_INT(en - st, 1500);
+    json_decref(doc);
+    free(text);
+    kit__span_free(root);
+    kit__span_free(child);
+}
+
+static void test_error_texts(void)
+{
+    char err[256];
+    kit__dial_error(err, sizeof err, "127.100.1.7", "5432", ECONNREFUSED);
+    T_EQ_STR(err, "dial tcp 127.100.1.7:5432: connect: connection refused");
+    kit__dial_error(err, sizeof err, "10.0.0.1", "6379", ETIMEDOUT);
+    T_EQ_STR(err, "dial tcp 10.0.0.1:6379: i/o timeout");
+    setenv("UT_REDIS_PORT", "tcp://10.1.2.3:6380", 1);
+    T_EQ_STR(kit__env_port("UT_REDIS", "6379"), "6380");
+    setenv("UT_REDIS_PORT", "7000", 1);
+    T_EQ_STR(kit__env_port("UT_REDIS", "6379"), "7000");
+    unsetenv("UT_REDIS_PORT");
+    T_EQ_STR(kit__env_port("UT_REDIS", "6379"), "6379");
+    long v;
+    T_EQ_INT(kit__parse_long("42", 0, 100, &v), 0);
+    T_EQ_INT(v, 42);
+    T_EQ_INT(kit__parse_long("42x", 0, 100, &v), -EINVAL);
+    T_EQ_INT(kit__parse_long("101", 0, 100, &v), -EINVAL);
+    T_EQ_INT(kit__parse_long("", 0, 100, &v), -EINVAL);
+}
+
+static void test_pool(void)
+{
+    struct kit_pool p;
+    kit__pool_init(&p, 2);
+    void *c = NULL;
+    T_EQ_INT(kit__pool_get(&p, &c, 0), 0); /* open a new one */
+    T_EQ_INT(kit__pool_get(&p, &c, 0), 0);
+    T_EQ_INT(kit__pool_get(&p, &c, 50), -ETIMEDOUT); /* both busy */
+    int a = 1;
+    kit__pool_put(&p, &a);
+    T_EQ_INT(kit__pool_get(&p, &c, 0), 1);
+    T_CHECK(c == &a);
+    kit__pool_put(&p, NULL); /* broke: its slot frees */
+    T_EQ_INT(kit__pool_get(&p, &c, 0), 0);
+    free(p.idle);
+}
+
+int main(void)
+{
+    T_RUN(test_traceparent_parse);
+    T_RUN(test_traceparent_format);
+    T_RUN(test_random_ids);
+    T_RUN(test_url_decode);
+    T_RUN(test_form_parse);
+    T_RUN(test_metrics_text);
+    T_RUN(test_otlp_json);
+    T_RUN(test_error_texts);
+    T_RUN(test_pool);
+    return t_done();
+}
