@@ -53,6 +53,8 @@ struct ctr {
     int ready;
     int startup_ok;
     int oom_kills;
+    json_t *probe_env; /* the run's environment and cwd, for probes */
+    char probe_cwd[PATH_MAX];
     struct probe *probes[3];
 };
 
@@ -139,6 +141,7 @@ static void pod_free(struct daemon *d, struct podrt *p)
         stop_probes(c);
         json_decref(c->last_term);
         json_decref(c->term);
+        json_decref(c->probe_env);
         if (c->pidfd >= 0) close(c->pidfd);
     }
     free(p->ctrs);
@@ -279,6 +282,8 @@ static void watch_conmon(struct daemon *d, struct ctr *c, int pidfd)
 
 /* ---- probes ---- */
 
+static void start_probe(struct daemon *d, const json_t *pod, const json_t *cspec, struct ctr *c, int k);
+
 static void on_probe(void *arg, enum probe_kind kind, int ok, const char *msg, enum probe_result result)
 {
     struct ctr *c = arg;
@@ -298,6 +303,11 @@ static void on_probe(void *arg, enum probe_kind kind, int ok, const char *msg, e
             c->startup_ok = 1;
             probe_free(c->probes[PROBE_STARTUP]);
             c->probes[PROBE_STARTUP] = NULL;
+            const json_t *cspec = pod ? ctr_spec(pod, c->name) : NULL;
+            if (cspec) {
+                start_probe(d, pod, cspec, c, PROBE_LIVENESS);
+                start_probe(d, pod, cspec, c, PROBE_READINESS);
+            }
             daemon_kick(d);
         }
     }
@@ -310,20 +320,31 @@ static void on_probe(void *arg, enum probe_kind kind, int ok, const char *msg, e
     }
 }
 
-static void start_probes(struct daemon *d, const json_t *pod, const json_t *cspec, struct ctr *c, const json_t *spec)
+static void start_probe(struct daemon *d, const json_t *pod, const json_t *cspec, struct ctr *c, int k)
 {
     static const char *keys[3] = {"livenessProbe", "readinessProbe", "startupProbe"};
-    const char *ip = json_path_str(pod, "status.podIP", "");
-    json_t *startup = json_path(cspec, "startupProbe");
-    c->startup_ok = startup == NULL;
-    for (int k = 0; k < 3; k++) {
-        json_t *ps = json_path(cspec, keys[k]);
-        if (!ps) continue;
-        json_t *port = json_path(ps, "httpGet") ? json_path(ps, "httpGet.port") : json_path(ps, "tcpSocket.port");
-        c->probes[k] = probe_new(d->loop, (enum probe_kind)k, ps, ip, podspec_port(pod, port),
-                                 json_path(spec, "env"), json_path_str(spec, "cwd", "/"), on_probe, c);
-    }
+    json_t *ps = json_path(cspec, keys[k]);
+    if (!ps || c->probes[k]) return;
+    json_t *port = json_path(ps, "httpGet") ? json_path(ps, "httpGet.port") : json_path(ps, "tcpSocket.port");
+    c->probes[k] = probe_new(d->loop, (enum probe_kind)k, ps, json_path_str(pod, "status.podIP", ""),
+                             podspec_port(pod, port), c->probe_env, c->probe_cwd, on_probe, c);
+}
+
+/* As kubelet: a startup probe holds the liveness and readiness probes back
+ * until it has passed. env and cwd (of the run's spec) are kept for them. */
+static void start_probes(struct daemon *d, const json_t *pod, const json_t *cspec, struct ctr *c, const json_t *spec)
+{
+    json_decref(c->probe_env);
+    c->probe_env = json_deep_copy(json_path(spec, "env"));
+    snprintf(c->probe_cwd, sizeof c->probe_cwd, "%s", json_path_str(spec, "cwd", "/"));
+    c->startup_ok = json_path(cspec, "startupProbe") == NULL;
     if (!json_path(cspec, "readinessProbe")) c->ready = 1;
+    if (!c->startup_ok) {
+        start_probe(d, pod, cspec, c, PROBE_STARTUP);
+        return;
+    }
+    start_probe(d, pod, cspec, c, PROBE_LIVENESS);
+    start_probe(d, pod, cspec, c, PROBE_READINESS);
 }
 
 /* ---- starting a run ---- */
@@ -877,10 +898,12 @@ static void adopt_ctr(struct daemon *d, struct podrt *p, const json_t *pod, stru
         int ready = c->ready;
         start_probes(d, pod, ctr_spec(pod, c->name), c, spec);
         c->ready = ready || !json_path(ctr_spec(pod, c->name), "readinessProbe");
-        if (json_is_true(json_path(cs, "started"))) { /* a startup probe passed before: it does not run again */
+        if (json_is_true(json_path(cs, "started")) && !c->startup_ok) { /* its startup probe passed before */
             c->startup_ok = 1;
             probe_free(c->probes[PROBE_STARTUP]);
             c->probes[PROBE_STARTUP] = NULL;
+            start_probe(d, pod, ctr_spec(pod, c->name), c, PROBE_LIVENESS);
+            start_probe(d, pod, ctr_spec(pod, c->name), c, PROBE_READINESS);
         }
         json_decref(spec);
     }

@@ -67,6 +67,23 @@ rc=$(k get pod crash -n api1 -o jsonpath='{.status.containerStatuses[0].restartC
 [ "$rc" = $((runs - 1)) ] && ok "restartCount in back-off = runs - 1 ($rc after $runs runs)" ||
     not_ok "restartCount in back-off = runs - 1" "restartCount $rc, runs $runs"
 
+# A startup probe holds liveness back: a slow starter is not killed.
+cat <<'YAML' | apply_stdin >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: slow, namespace: api1}
+spec:
+  containers:
+  - name: c
+    command: ["sh", "-c", "sleep 3; exec python3 -m http.server 8000"]
+    startupProbe: {tcpSocket: {port: 8000}, periodSeconds: 1, failureThreshold: 10}
+    livenessProbe: {tcpSocket: {port: 8000}, periodSeconds: 1, failureThreshold: 1}
+YAML
+wait_for "k get pod slow -n api1 -o jsonpath='{.status.containerStatuses[0].started}' | grep -q true" 20
+rc=$(k get pod slow -n api1 -o jsonpath='{.status.containerStatuses[0].restartCount}')
+[ "$rc" = 0 ] && ok "startup probe holds the liveness probe back (no restart)" ||
+    not_ok "startup probe holds the liveness probe back (no restart)" "restartCount $rc"
+
 # A namespace being deleted takes no new content.
 k delete pod crash -n api1 --wait=false >/dev/null 2>&1
 k delete ns api1 --wait=false >/dev/null 2>&1
