@@ -1,0 +1,176 @@
+/* post_storage.c: post-storage-service. Posts are JSON documents in
+ * post-storage-mongodb (PostgreSQL, table posts: post_id, doc) with
+ * post-storage-memcached in front (key: the post id). StorePost writes
+ * both; ReadPosts serves from the cache, fetches the misses in one query
+ * and caches them; ReadPost answers 404 for an unknown post.
+ */
+#include "sn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct sn_db *db;
+static struct kit_mc *mc;
+
+static const char schema[] = "CREATE TABLE IF NOT EXISTS posts (post_id bigint PRIMARY KEY, doc text NOT NULL)";
+
+static void store_post(struct kit_req *r, void *arg SN_UNUSED)
+{
+    json_t *b = sn_body(r);
+    if (!b) return;
+    json_t *post = json_object_get(b, "post");
+    long long id;
+    if (!json_is_object(post) || sn_get_i64(post, "post_id", 1, 0x7fffffffffffffffLL, &id) < 0) {
+        kit_reply_error(r, 400, "invalid post");
+        return;
+    }
+    char *doc = json_dumps(post, JSON_COMPACT);
+    if (!doc || strlen(doc) > 64 * 1024) {
+        free(doc);
+        kit_reply_error(r, 400, "post too large");
+        return;
+    }
+    char ids[24], err[512];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *params[] = {ids, doc};
+    PGresult *res = sn_db_exec(r, db, "INSERT INTO posts (post_id, doc) VALUES ($1, $2) ON CONFLICT DO NOTHING", 2,
+                                params, err, sizeof err);
+    if (!res) {
+        free(doc);
+        kit_reply_error(r, 500, "%s", err);
+        return;
+    }
+    PQclear(res);
+    if (kit_mc_set(r, mc, ids, doc, strlen(doc), 0, err, sizeof err) < 0)
+        kit_log(r, KIT_WARN, "memcached set %s failed: %s", ids, err);
+    free(doc);
+    kit_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* docs[i] (malloc'd JSON text) for ids[i], NULL where unknown; 0, or -1
+ * with err. The documents are the compact JSON StorePost wrote: they are
+ * passed on as text, never parsed again (the hot path of every timeline). */
+static int read_posts(struct kit_req *r, const long long *ids, size_t n, char **posts, char *err, size_t errlen)
+{
+    long long miss[SN_MAX_TIMELINE];
+    size_t nmiss = 0;
+    int cache_ok = 1;
+    for (size_t i = 0; i < n; i++) {
+        char key[24], *val = NULL;
+        size_t len = 0;
+        posts[i] = NULL;
+        snprintf(key, sizeof key, "%lld", ids[i]);
+        int got = cache_ok ? kit_mc_get(r, mc, key, &val, &len, err, errlen) : 0;
+        if (got < 0) {
+            kit_log(r, KIT_WARN, "memcached get %s failed: %s", key, err);
+            cache_ok = 0; /* one failure is enough: read the rest from the database */
+        }
+        if (got == 1) {
+            if (len > 0 && val[0] == '{' && !memchr(val, '\0', len)) posts[i] = strndup(val, len);
+            free(val);
+        }
+        if (!posts[i]) miss[nmiss++] = ids[i];
+    }
+    if (nmiss == 0) return 0;
+    char *arr = sn_pg_int_array(miss, nmiss);
+    if (!arr) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *params[] = {arr};
+    PGresult *res = sn_db_exec(r, db, "SELECT post_id, doc FROM posts WHERE post_id = ANY($1::bigint[])", 1, params, err,
+                                errlen);
+    free(arr);
+    if (!res) return -1;
+    for (int row = 0; row < PQntuples(res); row++) {
+        long long id;
+        if (sn_parse_i64(PQgetvalue(res, row, 0), 0, 0x7fffffffffffffffLL, &id) < 0) continue;
+        const char *doc = PQgetvalue(res, row, 1);
+        if (cache_ok) {
+            char e2[256];
+            kit_mc_set(r, mc, PQgetvalue(res, row, 0), doc, strlen(doc), 0, e2, sizeof e2);
+        }
+        for (size_t i = 0; i < n; i++)
+            if (ids[i] == id && !posts[i]) posts[i] = strdup(doc);
+    }
+    PQclear(res);
+    return 0;
+}
+
+static void read_posts_handler(struct kit_req *r, void *arg SN_UNUSED)
+{
+    json_t *b = sn_body(r);
+    if (!b) return;
+    json_t *list = json_object_get(b, "post_ids");
+    if (!json_is_array(list) || json_array_size(list) > SN_MAX_TIMELINE) {
+        kit_reply_error(r, 400, "post_ids must be a list of at most %d ids", SN_MAX_TIMELINE);
+        return;
+    }
+    long long ids[SN_MAX_TIMELINE];
+    char *posts[SN_MAX_TIMELINE];
+    size_t n = json_array_size(list);
+    for (size_t i = 0; i < n; i++) {
+        json_t *wrap = json_pack("{s:O}", "id", json_array_get(list, i));
+        int bad = sn_get_i64(wrap, "id", 0, 0x7fffffffffffffffLL, &ids[i]);
+        json_decref(wrap);
+        if (bad) {
+            kit_reply_error(r, 400, "invalid post id at index %zu", i);
+            return;
+        }
+    }
+    char err[512];
+    if (read_posts(r, ids, n, posts, err, sizeof err) < 0) {
+        kit_reply_error(r, 500, "%s", err);
+        return;
+    }
+    size_t cap = 16, len = 0;
+    for (size_t i = 0; i < n; i++) cap += posts[i] ? strlen(posts[i]) + 1 : 0;
+    char *out = malloc(cap);
+    if (!out) {
+        for (size_t i = 0; i < n; i++) free(posts[i]);
+        kit_reply_error(r, 500, "out of memory");
+        return;
+    }
+    len = (size_t)snprintf(out, cap, "{\"posts\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (!posts[i]) continue;
+        if (out[len - 1] != '[') out[len++] = ',';
+        size_t l = strlen(posts[i]);
+        memcpy(out + len, posts[i], l);
+        len += l;
+        free(posts[i]);
+    }
+    snprintf(out + len, cap - len, "]}");
+    kit_reply_text(r, 200, "application/json", out);
+    free(out);
+}
+
+static void read_post(struct kit_req *r, void *arg SN_UNUSED)
+{
+    json_t *b = sn_body(r);
+    if (!b) return;
+    long long id;
+    if (sn_get_i64(b, "post_id", 0, 0x7fffffffffffffffLL, &id) < 0) {
+        kit_reply_error(r, 400, "invalid post_id");
+        return;
+    }
+    char *doc = NULL, err[512];
+    json_t *post;
+    if (read_posts(r, &id, 1, &doc, err, sizeof err) < 0) kit_reply_error(r, 500, "%s", err);
+    else if (!doc || !(post = json_loads(doc, 0, NULL))) kit_reply_error(r, 404, "post %lld not found", id);
+    else kit_reply_json(r, 200, json_pack("{s:o}", "post", post));
+    free(doc);
+}
+
+int sn_post_storage_setup(struct kit *k)
+{
+    sn_store_env("POST_STORAGE_DB", "post-storage-mongodb");
+    sn_store_env("POST_STORAGE_MC", "post-storage-memcached");
+    db = sn_db_open(k, "POST_STORAGE_DB", schema, NULL);
+    mc = kit_mc_new(k, "POST_STORAGE_MC");
+    kit_handle(k, "POST", "/StorePost", "store_post", store_post, NULL);
+    kit_handle(k, "POST", "/ReadPosts", "read_posts", read_posts_handler, NULL);
+    kit_handle(k, "POST", "/ReadPost", "read_post", read_post, NULL);
+    return 0;
+}

@@ -1,0 +1,87 @@
+#!/bin/bash
+# Benchmark of SocialNetwork on this machine, in a lab of its own:
+#   1. deploy to Ready from nothing (stores, schema and seed graph included),
+#      as `aiopslab deploy` reports it and by the wall clock;
+#   2. the whole app's memory: RSS summed over every process of its pods
+#      (PostgreSQL backends included), and PSS (shared pages counted once);
+#   3. timelines are filled by DSB's compose-post script for FILL seconds;
+#   4. read-home-timeline at saturation through the mesh (wrk to the
+#      nginx-thrift ClusterIP; every hop behind it goes through the mesh
+#      too), reading each user's newest 10 posts (SN_MAX_START=0) and with
+#      DSB's random offsets 0..100; then the 60/30/10 mixed workload;
+#      each beside the same read sent straight to the nginx-thrift pod IP
+#      (the reference without the mesh's first hop).
+# wrk is closed-loop (wrk2 is not packaged here): p99 is wrk's, without
+# coordinated-omission correction. wrk runs on the same 2 cores as the app.
+# Usage: BUILD=build bench/social-network.sh   (DUR=20s CONNS=32 FILL=10)
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${BUILD:-build}
+BIN=$PWD/$BUILD/aiopslab
+NET=${SN_BENCH_NET:-171}
+DUR=${DUR:-20s}
+CONNS=${CONNS:-32}
+FILL=${FILL:-10}
+NS=test-social-network
+LAB=bench-sn-$$
+command -v wrk >/dev/null || { echo "bench/social-network.sh: wrk is missing (scripts/install-deps.sh)"; exit 1; }
+[ -x "$BIN" ] || { echo "bench/social-network.sh: build first (make BUILD=$BUILD)"; exit 1; }
+export AIOPSLAB_HOME=$(mktemp -d /tmp/aiopslab-sn-bench.XXXXXX)
+chmod 711 "$AIOPSLAB_HOME" # the PostgreSQL pods run as nobody
+cleanup() {
+    timeout 30 "$BIN" --lab "$LAB" cluster down --purge >/dev/null 2>&1
+    rm -rf "$AIOPSLAB_HOME"
+}
+trap cleanup EXIT
+k() { "$BIN" --lab "$LAB" kubectl "$@"; }
+
+"$BIN" --lab "$LAB" cluster up --net "$NET" >/dev/null || { echo "cluster up failed"; exit 1; }
+t0=$(date +%s%N)
+out=$("$BIN" --lab "$LAB" deploy social-network 2>&1) || { echo "$out"; exit 1; }
+wall=$((($(date +%s%N) - t0) / 1000000))
+reported=$(sed -n 's/.*is ready (\([0-9.]*s\)).*/\1/p' <<<"$out")
+echo "deploy to Ready from nothing: $reported (aiopslab deploy), ${wall} ms wall clock"
+
+# ---- memory: every process of every pod (container pids and their descendants) ----
+LABDIR=$AIOPSLAB_HOME/labs/$LAB
+memory() {
+    local roots p
+    roots=$(for s in "$LABDIR"/pods/*/containers/*/*/state.json; do
+        jq -r 'select(.phase == "running") | .pid' "$s" 2>/dev/null
+    done)
+    ps -e -o pid=,ppid= | awk -v roots="$(echo $roots)" '
+        BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) keep[r[i]] = 1 }
+        { parent[$1] = $2 }
+        END { changed = 1; while (changed) { changed = 0
+                  for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 } }
+              for (p in keep) print p }' |
+        while read -r p; do
+            awk '/^Rss:/ { r = $2 } /^Pss:/ { s = $2 } END { print r + 0, s + 0 }' "/proc/$p/smaps_rollup" 2>/dev/null
+        done | awk '{ r += $1; s += $2; n++ } END { printf "%d processes, RSS %.1f MB, PSS %.1f MB\n", n, r / 1024, s / 1024 }'
+}
+echo "memory after deploy: $(memory)"
+
+FE_IP=$(k get svc -n $NS nginx-thrift -o jsonpath='{.spec.clusterIP}')
+FE_POD=$(k get pods -n $NS -l app=nginx-thrift -o jsonpath='{.items[0].status.podIP}')
+W=apps/social-network/wrk
+run() { # NAME URL SCRIPT [ENV...]
+    local name=$1 url=$2 script=$3
+    shift 3
+    local o
+    o=$(env "$@" wrk -t2 -c"$CONNS" -d"$DUR" --latency -s "$W/$script" "$url" 2>&1)
+    local rps p50 p99 errs
+    rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$o")
+    p50=$(awk '$1 == "50%" { print $2 }' <<<"$o")
+    p99=$(awk '$1 == "99%" { print $2 }' <<<"$o")
+    errs=$(awk '/Non-2xx/ { print $NF } /Socket errors/ { print }' <<<"$o" | tr '\n' ' ')
+    printf '%-44s %9s req/s  p50 %-9s p99 %-9s %s\n' "$name" "$rps" "$p50" "$p99" "${errs:+errors: $errs}"
+}
+SN_SEED=1 wrk -t2 -c16 -d"${FILL}s" -s "$W/compose-post.lua" "http://$FE_IP:8080" >/dev/null 2>&1
+posts=$(curl -s "http://$FE_IP:8080/wrk2-api/home-timeline/read?user_id=1&start=0&stop=100" | jq length)
+echo "filled for ${FILL}s with compose-post (user 1's home timeline: $posts posts)"
+echo "wrk -t2 -c$CONNS -d$DUR:"
+run "read-home-timeline, newest 10, mesh" "http://$FE_IP:8080" read-home-timeline.lua SN_MAX_START=0
+run "read-home-timeline, newest 10, pod IP (ref)" "http://$FE_POD:8080" read-home-timeline.lua SN_MAX_START=0
+run "read-home-timeline, DSB offsets 0-100, mesh" "http://$FE_IP:8080" read-home-timeline.lua
+run "read-user-timeline, DSB offsets 0-100, mesh" "http://$FE_IP:8080" read-user-timeline.lua
+run "mixed 60/30/10, mesh" "http://$FE_IP:8080" mixed-workload.lua
+echo "memory after load: $(memory)"
