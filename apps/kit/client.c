@@ -153,6 +153,9 @@ int kit_call(struct kit_req *r, const char *service, const char *method, const c
         }
         curl_easy_reset(c);
         curl_easy_setopt(c, CURLOPT_URL, url);
+        /* Keep a connection to every downstream (compose-post calls seven):
+         * curl's default cache of 5 would reconnect on every call. */
+        curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 32L);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
