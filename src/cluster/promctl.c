@@ -92,8 +92,10 @@ void promctl_targets(struct daemon *d)
         }
         const char *path = object_annotation(pod, "prometheus.io/path");
         const char *app = json_path_str(pod, "metadata.labels.app", json_path_str(pod, "metadata.name", ""));
+        char addr[64];
+        snprintf(addr, sizeof addr, "%s:%s", ip, port);
         json_array_append_new(
-            targets, json_pack("{s:[s+], s:{s:s, s:s, s:s, s:s, s:s}}", "targets", ip, ":", port, "labels", "namespace",
+            targets, json_pack("{s:[s], s:{s:s, s:s, s:s, s:s, s:s}}", "targets", addr, "labels", "namespace",
                                json_path_str(pod, "metadata.namespace", ""), "pod", json_path_str(pod, "metadata.name", ""),
                                "service", app, "container",
                                json_path_str(json_array_get(json_path(pod, "spec.containers"), 0), "name", ""),

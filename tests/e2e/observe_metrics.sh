@@ -49,6 +49,23 @@ wait_for "al metrics query '$q' 2>/dev/null | grep -q '^words-'" 30 &&
     ok "metrics query: a table with a row per pod" || not_ok "metrics query: a table with a row per pod" "$(al metrics query "$q" 2>&1)"
 out=$(al metrics query "$q" | head -1)
 [[ "$out" =~ ^POD\ +VALUE$ ]] && ok "metrics query: header POD VALUE" || not_ok "metrics query: header POD VALUE" "$out"
+# A pod annotated prometheus.io/scrape becomes a target of job "pods".
+cat <<'YAML' | apply_stdin >/dev/null
+apiVersion: v1
+kind: Pod
+metadata:
+  name: scraped
+  namespace: example
+  annotations: {prometheus.io/scrape: "true", prometheus.io/port: "8000"}
+spec:
+  containers:
+  - {name: c, command: ["python3", "-m", "http.server", "8000"]}
+YAML
+ip=""
+wait_for "[ -n \"\$(k get pod scraped -n example -o jsonpath='{.status.podIP}')\" ]" 20
+ip=$(k get pod scraped -n example -o jsonpath='{.status.podIP}')
+wait_for "al metrics targets | grep -q '^pods .*$ip:8000/metrics'" 30 &&
+    ok "an annotated pod is scraped (job pods, $ip:8000)" || not_ok "an annotated pod is scraped" "$(al metrics targets 2>&1)"
 out=$(al metrics query 'rate(foo[' 2>&1); rc=$?
 [ $rc -ne 0 ] && [[ "$out" == *"parse error"* ]] && ok "metrics query: a PromQL error is reported, exit 1" ||
     not_ok "metrics query: a PromQL error is reported, exit 1" "rc=$rc $out"
