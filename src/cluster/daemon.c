@@ -140,7 +140,7 @@ int daemon_run(const struct lab *lab, char *err, size_t errlen)
     char pidtext[32];
     int n = snprintf(pidtext, sizeof pidtext, "%d\n", (int)getpid());
     lab_path(lab, "daemon.pid", path, sizeof path);
-    write_file_atomic(path, pidtext, (size_t)n);
+    write_file_replace(path, pidtext, (size_t)n);
 
     if ((rc = find_exe(d, err, errlen))) goto out;
     snprintf(d->limits, sizeof d->limits, "%s", limits_kind_name(limits_detect()));

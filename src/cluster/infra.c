@@ -90,7 +90,7 @@ static void start_one(struct daemon *d, struct infra_proc *p)
             int n = snprintf(text, sizeof text, "%d\n", (int)pid);
             char pidpath[PATH_MAX];
             lab_path(&d->lab, "prometheus/prometheus.pid", pidpath, sizeof pidpath);
-            write_file_atomic(pidpath, text, (size_t)n);
+            write_file_replace(pidpath, text, (size_t)n);
         }
         if (rc || pidfd < 0) {
             log_error("cannot start the %s: %s", p->name, rc ? strerror(-rc) : "no pidfd");

@@ -394,7 +394,7 @@ static void start_run(struct daemon *d, struct podrt *p, json_t *pod, struct ctr
     }
     snprintf(path, sizeof path, "%s/spec.json", rundir);
     char *text = json_dumps(spec, JSON_INDENT(1));
-    int rc = write_file_atomic(path, text, strlen(text));
+    int rc = write_file_replace(path, text, strlen(text));
     free(text);
     if (rc) {
         set_waiting(c, "CreateContainerError", strerror(-rc));

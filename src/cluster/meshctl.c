@@ -40,7 +40,7 @@ void meshctl_update(struct daemon *d, json_t *routes)
     lab_path(&d->lab, "mesh", path, sizeof path);
     mkdir_p(path, 0755);
     lab_path(&d->lab, "mesh/routes.json", path, sizeof path);
-    if (write_file_atomic(path, text, strlen(text))) {
+    if (write_file_replace(path, text, strlen(text))) {
         log_error("cannot write %s", path);
         free(text);
         return;

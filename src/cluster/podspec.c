@@ -395,7 +395,7 @@ static int write_key_file(const char *dir, const char *name, const char *data, s
     *slash = '\0';
     mkdir_p(path, 0755);
     *slash = '/';
-    return write_file_atomic(path, data, n);
+    return write_file_replace(path, data, n);
 }
 
 static int project(struct daemon *d, const char *kind, const char *ns, const char *name, const json_t *items,

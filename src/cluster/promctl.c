@@ -39,7 +39,7 @@ static int write_config(struct daemon *d)
                "  - job_name: pods\n    file_sd_configs: [{files: ['%s/targets.json'], refresh_interval: 5s}]\n",
                node, LAB_KUBELET_PORT, DAEMON_NODE_NAME, node, LAB_MESH_ADMIN_PORT, node, LAB_PROMETHEUS_PORT, dir);
     snprintf(path, sizeof path, "%s/prometheus.yml", dir);
-    int rc = write_file_atomic(path, b.data, b.len);
+    int rc = write_file_replace(path, b.data, b.len);
     buf_free(&b);
     return rc;
 }
@@ -112,7 +112,7 @@ void promctl_targets(struct daemon *d)
     lab_path(&d->lab, "prometheus", dir, sizeof dir);
     snprintf(file, sizeof file, "%s/targets.json", dir);
     mkdir_p(dir, 0755);
-    if (write_file_atomic(file, text, strlen(text))) {
+    if (write_file_replace(file, text, strlen(text))) {
         log_error("cannot write %s", file);
         free(text);
         return;

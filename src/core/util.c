@@ -63,7 +63,7 @@ int read_file(const char *path, struct buf *out)
     return rc;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t n)
+static int write_file(const char *path, const void *data, size_t n, int sync)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp)
@@ -71,13 +71,14 @@ int write_file_atomic(const char *path, const void *data, size_t n)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return -errno;
     int rc = write_all(fd, data, n);
-    if (rc == 0 && fsync(fd) < 0) rc = -errno;
+    if (rc == 0 && sync && fsync(fd) < 0) rc = -errno;
     close(fd);
     if (rc == 0 && rename(tmp, path) < 0) rc = -errno;
     if (rc) {
         unlink(tmp);
         return rc;
     }
+    if (!sync) return 0;
     char dir[PATH_MAX];
     strlcpy_checked(dir, path, sizeof dir);
     char *slash = strrchr(dir, '/');
@@ -90,6 +91,16 @@ int write_file_atomic(const char *path, const void *data, size_t n)
         }
     }
     return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t n)
+{
+    return write_file(path, data, n, 1);
+}
+
+int write_file_replace(const char *path, const void *data, size_t n)
+{
+    return write_file(path, data, n, 0);
 }
 
 int mkdir_p(const char *path, mode_t mode)

@@ -16,6 +16,10 @@ int write_all(int fd, const void *p, size_t n);
 int read_file(const char *path, struct buf *out);
 /* Write a file atomically: temp file, fsync, rename, fsync of the folder. */
 int write_file_atomic(const char *path, const void *data, size_t n);
+/* Replace a file atomically (temp file, rename) without waiting for the
+ * disk: for files rewritten whenever they are needed, where an fsync
+ * would only stall the caller behind other processes' writes. */
+int write_file_replace(const char *path, const void *data, size_t n);
 int mkdir_p(const char *path, mode_t mode);
 /* Remove a tree. Missing is not an error. */
 int rm_rf(const char *path);
