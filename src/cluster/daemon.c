@@ -55,6 +55,29 @@ void daemon_sync(struct daemon *d)
     promctl_targets(d);
 }
 
+static void checkpoint_work(uv_work_t *w)
+{
+    store_checkpoint(w->data);
+}
+
+static void checkpoint_done(uv_work_t *w, int status)
+{
+    free(w->data);
+    free(w);
+}
+
+/* Every 10 s, off the loop: the checkpoint is the store's only wait on the disk. */
+static void on_checkpoint(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    uv_work_t *w = xcalloc(1, sizeof *w);
+    w->data = xstrdup(store_path(d->store));
+    if (uv_queue_work(d->loop, w, checkpoint_work, checkpoint_done)) {
+        free(w->data);
+        free(w);
+    }
+}
+
 static void on_resync(uv_timer_t *t)
 {
     struct daemon *d = t->data;
@@ -153,7 +176,8 @@ int daemon_run(const struct lab *lab, char *err, size_t errlen)
     uv_loop_init(d->loop);
     uv_timer_init(d->loop, &d->sync_timer);
     uv_timer_init(d->loop, &d->resync_timer);
-    d->sync_timer.data = d->resync_timer.data = d;
+    uv_timer_init(d->loop, &d->checkpoint_timer);
+    d->sync_timer.data = d->resync_timer.data = d->checkpoint_timer.data = d;
     uv_signal_init(d->loop, &d->sigterm);
     uv_signal_init(d->loop, &d->sigint);
     d->sigterm.data = d->sigint.data = d;
@@ -168,6 +192,7 @@ int daemon_run(const struct lab *lab, char *err, size_t errlen)
     infra_start(d);
     daemon_kick(d);
     uv_timer_start(&d->resync_timer, on_resync, 1000, 1000);
+    uv_timer_start(&d->checkpoint_timer, on_checkpoint, 10000, 10000);
     uv_run(d->loop, UV_RUN_DEFAULT);
 
     if (d->stop_pods_on_exit) {

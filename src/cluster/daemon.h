@@ -38,7 +38,7 @@ struct daemon {
     char appsbin[PATH_MAX]; /* app programs, first on pods' PATH */
     char limits[32];        /* resource limit mechanism in force */
     struct podrt *pods;     /* runtime list */
-    uv_timer_t sync_timer, resync_timer;
+    uv_timer_t sync_timer, resync_timer, checkpoint_timer;
     uv_pipe_t api;
     uv_tcp_t kubelet_http; /* cadvisor.c */
     uv_signal_t sigterm, sigint;

@@ -16,6 +16,7 @@
 
 struct store {
     sqlite3 *db;
+    char *path;
     sqlite3_stmt *put, *del;
     json_t *objects; /* key -> object */
     unsigned long long version;
@@ -48,10 +49,11 @@ int store_open(struct store **out, const char *path, char *err, size_t errlen)
 {
     struct store *s = xcalloc(1, sizeof *s);
     s->objects = json_object();
+    s->path = xstrdup(path);
     int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK) goto fail;
     if (sqlite3_exec(s->db,
-                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0;"
                      "CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, body TEXT NOT NULL);",
                      NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
@@ -88,7 +90,22 @@ void store_close(struct store *s)
     sqlite3_finalize(s->del);
     sqlite3_close(s->db);
     json_decref(s->objects);
+    free(s->path);
     free(s);
+}
+
+int store_checkpoint(const char *path)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -EIO;
+}
+
+const char *store_path(const struct store *s)
+{
+    return s->path;
 }
 
 json_t *store_get(struct store *s, const char *kind, const char *ns, const char *name)

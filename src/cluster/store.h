@@ -26,6 +26,11 @@ int store_put(struct store *s, json_t *obj);
 int store_del(struct store *s, const char *kind, const char *ns, const char *name);
 /* A counter that moves on every put and delete (the newest resourceVersion). */
 unsigned long long store_version(const struct store *s);
+/* Copy the write-ahead log into the database (a passive checkpoint, on a
+ * connection of its own): the daemon runs it off its loop, since it waits
+ * for the disk. The store itself never checkpoints. 0 or -EIO. */
+int store_checkpoint(const char *path);
+const char *store_path(const struct store *s);
 /* A fresh random id in the Kubernetes uid form (8-4-4-4-12 hex). */
 void store_new_uid(char out[37]);
 
