@@ -24,7 +24,7 @@ python3 "$E2E_ROOT/tests/e2e/otlp_sink.py" "$SINK_PORT" "$SPANS" "$SINK_ADDR" >"
 APPS="$AIOPSLAB_HOME/apps"
 mkdir -p "$APPS"
 cp -r "$E2E_ROOT/apps/social-network" "$APPS/"
-sed -i "s|^data:$|data:\n  OTEL_EXPORTER_OTLP_ENDPOINT: \"http://$SINK_ADDR:$SINK_PORT\"|" \
+sed -i "0,/^data:$/s||data:\n  OTEL_EXPORTER_OTLP_ENDPOINT: \"http://$SINK_ADDR:$SINK_PORT\"|" \
     "$APPS/social-network/manifests/01-config.yaml"
 grep -q "$SINK_ADDR:$SINK_PORT" "$APPS/social-network/manifests/01-config.yaml" ||
     bail_out "point the app's ConfigMap at the OTLP sink" "$(head -20 "$APPS/social-network/manifests/01-config.yaml")"
