@@ -37,6 +37,10 @@ out=$(curl -s --max-time 5 "http://$node:10250/metrics/cadvisor" | grep '^contai
 code=$(http_code "http://$node:10250/nope")
 [ "$code" = 404 ] && ok "node metrics: unknown path 404" || not_ok "node metrics: unknown path 404" "$code"
 
+out=$(al observe endpoints)
+grep -q "^prometheus  *http://$node:9090" <<<"$out" && grep -q "^trace query  *http://$node:16686" <<<"$out" &&
+    ok "observe endpoints: prometheus and trace query on the node IP" || not_ok "observe endpoints" "$out"
+
 if [ ! -x /usr/bin/prometheus ]; then
     skip "prometheus scrapes the node, the mesh and itself" "prometheus not installed"
     done_testing
