@@ -2,7 +2,7 @@
 # `make SANITIZE=address,undefined test`.
 CC      ?= cc
 PKGS    := jansson yaml-0.1 sqlite3 libuv libmicrohttpd libcurl
-KIT_PKGS := libmicrohttpd libcurl libpq hiredis libmemcached jansson
+KIT_PKGS := libmicrohttpd libcurl libpq hiredis jansson
 ifneq ($(SANITIZE),)
 BUILD   ?= build-san
 endif

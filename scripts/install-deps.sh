@@ -3,7 +3,7 @@
 # package is present it only checks and returns within a second.
 set -e
 PKGS="build-essential pkg-config libjansson-dev libyaml-dev libsqlite3-dev libuv1-dev
-      libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libhiredis-dev libmemcached-dev
+      libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
       haproxy wrk nginx-light redis-server memcached postgresql python3 curl procps iproute2
       clang libclang-rt-14-dev prometheus"
 missing=""
