@@ -10,6 +10,7 @@ int cli_daemon(int argc, char **argv);
 int cli_load(int argc, char **argv);   /* load_cmd.c */
 int cli_traces(int argc, char **argv); /* traces_cmd.c */
 int cli_metrics(int argc, char **argv); /* metrics_cmd.c */
+int cli_logs(int argc, char **argv);    /* logs_cmd.c */
 int cli_observe(int argc, char **argv); /* observe_cmd.c */
 
 #endif

@@ -29,6 +29,7 @@ static void usage(FILE *f)
             "  load run ...             the open-loop load generator (aiopslab load --help)\n"
             "  traces ...               query the lab's traces (aiopslab traces --help)\n"
             "  metrics query 'PROMQL'   ask the lab's Prometheus; metrics targets: what it scrapes\n"
+            "  logs -n NS SERVICE|POD   a service's or pod's logs: --since, --tail, --grep, --level, --compact\n"
             "  observe endpoints        where the lab's metrics, traces and logs are\n"
             "\n"
             "Options:\n"
@@ -76,6 +77,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "load")) return cli_load(sub_argc, sub_argv);
     if (!strcmp(cmd, "traces")) return cli_traces(sub_argc, sub_argv);
     if (!strcmp(cmd, "metrics")) return cli_metrics(sub_argc, sub_argv);
+    if (!strcmp(cmd, "logs")) return cli_logs(sub_argc, sub_argv);
     if (!strcmp(cmd, "observe")) return cli_observe(sub_argc, sub_argv);
     /* Internal roles. */
     if (!strcmp(cmd, "__daemon")) return cli_daemon(sub_argc, sub_argv);

@@ -2,7 +2,6 @@
  * conmon writes (paths.h, crilog.h) — the pod's uid and container status
  * say which run is current and which is the previous one. Never follows:
  * an agent's shell must not hang. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "core/util.h"
 #include "kubectl/kc.h"
 #include "kubectl/kread.h"
+#include "observe/logq.h"
 
 #define LOG_MAX_BYTES (256u << 20)
 
@@ -76,30 +76,6 @@ static int on_line(const struct crilog_line *l, void *arg)
     return 0;
 }
 
-static int cmp_desc(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return y - x;
-}
-
-/* Numeric run dirs of a container, newest first. */
-static size_t list_runs(struct kc *kc, const char *uid, const char *cname, int *runs, size_t max)
-{
-    char dir[PATH_MAX];
-    if (snprintf(dir, sizeof dir, "%s/pods/%s/containers/%s", kc->lab.dir, uid, cname) >= (int)sizeof dir) return 0;
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) && n < max) {
-        long v;
-        if (parse_long(e->d_name, 0, 1000000, &v) == 0) runs[n++] = (int)v;
-    }
-    closedir(d);
-    qsort(runs, n, sizeof *runs, cmp_desc);
-    return n;
-}
-
 static int run_finished(struct kc *kc, const char *uid, const char *cname, int run)
 {
     char dir[PATH_MAX], path[PATH_MAX + 16];
@@ -146,7 +122,7 @@ static int container_logs(struct kc *kc, const json_t *pod, const char *cname, c
     }
     const json_t *cs = container_status(pod, cname);
     int runs[64];
-    size_t nruns = *uid ? list_runs(kc, uid, cname, runs, 64) : 0;
+    size_t nruns = *uid ? logq_list_runs(&kc->lab, uid, cname, runs, 64) : 0;
     int running = json_path(cs, "state.running") != NULL, terminated = json_path(cs, "state.terminated") != NULL;
     int has_last = json_object_size(json_path(cs, "lastState.terminated")) > 0;
     int run = -1;
