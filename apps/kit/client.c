@@ -1,4 +1,5 @@
-/* client.c: kit_call, a service's outbound HTTP/JSON call to another one.
+/* client.c: kit_call, a service's outbound HTTP/JSON call to another one
+ * (and kit_call_raw, the same call handing back the reply's bytes).
  *
  * The address comes from the Kubernetes service variables
  * (<NAME>_SERVICE_HOST/_PORT), so the call goes to the ClusterIP and
@@ -89,10 +90,14 @@ static void record(struct kit *k, const char *service, const char *status, const
     }
 }
 
-int kit_call(struct kit_req *r, const char *service, const char *method, const char *path, const json_t *body,
-             json_t **reply, char *err, size_t errlen)
+/* kit_call and kit_call_raw: the reply parsed into *reply, or its bytes
+ * handed over in *raw and *rawlen (whichever is non-NULL). */
+static int call(struct kit_req *r, const char *service, const char *method, const char *path, const json_t *body,
+                json_t **reply, char **raw, size_t *rawlen, char *err, size_t errlen)
 {
     if (reply) *reply = NULL;
+    if (raw) *raw = NULL;
+    if (rawlen) *rawlen = 0;
     if (!r) {
         snprintf(err, errlen, "call to %s failed: kit_call needs the request it serves", service);
         return -EINVAL;
@@ -198,6 +203,10 @@ int kit_call(struct kit_req *r, const char *service, const char *method, const c
         ret = (int)status;
         if (reply && b.len) {
             *reply = json_loadb(b.p, b.len, 0, NULL);
+        } else if (raw && b.len) {
+            *raw = b.p; /* NUL-terminated by on_data */
+            if (rawlen) *rawlen = b.len;
+            b.p = NULL;
         }
         char st[16];
         snprintf(st, sizeof st, "%ld", status);
@@ -261,4 +270,16 @@ int kit_call(struct kit_req *r, const char *service, const char *method, const c
     record(k, service, "error", reason, secs);
     kit__span_finish(span, err);
     return ret;
+}
+
+int kit_call(struct kit_req *r, const char *service, const char *method, const char *path, const json_t *body,
+             json_t **reply, char *err, size_t errlen)
+{
+    return call(r, service, method, path, body, reply, NULL, NULL, err, errlen);
+}
+
+int kit_call_raw(struct kit_req *r, const char *service, const char *method, const char *path, const json_t *body,
+                 char **reply, size_t *len, char *err, size_t errlen)
+{
+    return call(r, service, method, path, body, NULL, reply, len, err, errlen);
 }

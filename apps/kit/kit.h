@@ -33,7 +33,8 @@
  *
  * Threads: handlers run on the server's threads; every function here is
  * thread-safe. Ownership: json_t bodies passed to kit_reply_json are
- * stolen; replies returned to the caller are new references.
+ * stolen; replies returned to the caller are new references (or malloc'd
+ * bytes the caller frees, for kit_call_raw and kit_mc_get*).
  *
  * KIT METRICS (labels in braces):
  *   http_server_requests_total{service,operation,method,status}
@@ -94,6 +95,9 @@ void kit_log(struct kit_req *r, enum kit_level level, const char *fmt, ...) __at
  * answers 500. */
 void kit_reply_json(struct kit_req *r, int status, json_t *body);
 void kit_reply_text(struct kit_req *r, int status, const char *content_type, const char *body);
+/* body[0..len-1] as it is (copied; may hold any bytes), e.g. JSON text
+ * from kit_call_raw with content type "application/json" (NULL: text/plain). */
+void kit_reply_raw(struct kit_req *r, int status, const char *content_type, const char *body, size_t len);
 /* {"error": "MSG"} with status; logs MSG at warn (4xx) or error (5xx) and
  * marks the request's span as an error for 5xx. */
 void kit_reply_error(struct kit_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -111,6 +115,13 @@ void kit_reply_error(struct kit_req *r, int status, const char *fmt, ...) __attr
  * service user-service (USER_SERVICE_SERVICE_HOST is not set)"). */
 int kit_call(struct kit_req *r, const char *service, const char *method, const char *path, const json_t *body,
              json_t **reply, char *err, size_t errlen);
+/* kit_call, but the reply body comes back as bytes, unparsed: for a
+ * service that passes a reply on (with kit_reply_raw) without looking
+ * inside. *reply is the body (malloc'd, NUL-terminated, caller frees; NULL
+ * when empty or on a transport failure) and *len its length (len may be
+ * NULL). Returns as kit_call does. */
+int kit_call_raw(struct kit_req *r, const char *service, const char *method, const char *path, const json_t *body,
+                 char **reply, size_t *len, char *err, size_t errlen);
 
 /* ---- spans of one's own ---- */
 
@@ -152,6 +163,15 @@ struct kit_mc *kit_mc_new(struct kit *k, const char *env_prefix);
  * miss, -1 with err on failure. */
 int kit_mc_get(struct kit_req *r, struct kit_mc *mc, const char *key, char **val, size_t *len, char *err,
                size_t errlen);
+/* Multi-get: keys[0..n-1] in one round trip (`get k1 k2 ...`, as
+ * libmemcached's memcached_mget). vals[i] is a malloc'd value (caller
+ * frees; NUL-terminated, its length in lens[i] when lens is non-NULL) for
+ * a hit and NULL for a miss; a key may appear more than once. Returns the
+ * number of hits (0 for n == 0, without asking the server), or -1 with err
+ * and every vals[i] NULL (a bad key is reported by its index). One span
+ * and one db operation "get_multi", however many keys. */
+int kit_mc_get_multi(struct kit_req *r, struct kit_mc *mc, const char *const *keys, size_t n, char **vals,
+                     size_t *lens, char *err, size_t errlen);
 /* Set: 0, or -1 with err. Delete: 1 when deleted, 0 when there was no such
  * key, -1 with err. Keys are 1-250 bytes without spaces or control
  * characters (as memcached requires); values at most 8 MiB. */

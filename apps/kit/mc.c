@@ -2,10 +2,15 @@
  *
  * libmemcached's own pool and error texts ("CONNECTION FAILURE", "SYSTEM
  * ERROR") say little to a reader, and its timeouts are per-server state;
- * the three commands the apps need (get, set, delete) are a few lines of
- * the text protocol, so the kit speaks it itself over pooled sockets with
- * 1 s timeouts. Everything read from the server is bounded: a line at most
- * LINE_MAX bytes, a value at most VALUE_MAX. Keys are checked as memcached
+ * the commands the apps need (get, multi-key get, set, delete) are a few
+ * lines of the text protocol, so the kit speaks it itself over pooled
+ * sockets with
+ * 1 s timeouts. A multi-key get is one round trip: its keys go out as
+ * `get k1 k2 ...` commands of at most GET_LINE_MAX bytes each (memcached
+ * refuses longer command lines), all in one write, and the answers are
+ * read in order. Everything read from the server is bounded: a line at
+ * most LINE_MAX bytes, a value at most VALUE_MAX, a multi-key get's values
+ * together at most MULTI_MAX. Keys are checked as memcached
  * checks them (1-250 bytes, no spaces or control characters). Errors read
  * as Go's gomemcache words them: "dial tcp HOST:PORT: connect: connection
  * refused", "memcache: server error: out of memory storing object".
@@ -24,6 +29,8 @@
 #define POOL_WAIT_MS 1000
 #define LINE_MAX_ 512
 #define VALUE_MAX (8u << 20)
+#define MULTI_MAX (64u << 20)
+#define GET_LINE_MAX 2000
 
 struct kit_mc {
     struct kit *k;
@@ -221,7 +228,22 @@ static void server_error(const char *line, char *err, size_t errlen)
         snprintf(err, errlen, "memcache: unexpected response line from server: %.200s", line);
 }
 
-enum op { OP_GET, OP_SET, OP_DELETE };
+enum op { OP_GET, OP_SET, OP_DELETE, OP_GET_MULTI };
+
+/* What one operation needs: a key (and value) for get/set/delete, keys[n]
+ * and their result slots for a multi-key get. */
+struct mc_cmd {
+    enum op op;
+    const char *key, *val;
+    size_t len;
+    int ttl;
+    char **out;
+    size_t *outlen;
+    const char *const *keys;
+    size_t n;
+    char **vals;
+    size_t *lens;
+};
 
 /* One command on one connection. Returns 1/0 (hit/miss, stored, deleted/not
  * found), -1 with err set and the connection still usable, or -2 with err
@@ -287,11 +309,124 @@ broken:
     return -2;
 }
 
-static int mc_op(struct kit_req *r, struct kit_mc *mc, enum op op, const char *key, const char *val, size_t len,
-                 int ttl, char **out, size_t *outlen, char *err, size_t errlen)
+static void free_vals(char **vals, size_t *lens, size_t n)
 {
-    static const char *names[] = {"get", "set", "delete"};
+    for (size_t i = 0; i < n; i++) {
+        free(vals[i]);
+        vals[i] = NULL;
+        if (lens) lens[i] = 0;
+    }
+}
+
+/* A multi-key get on one connection: every key's `get` goes out in one
+ * write (chunked into commands of at most GET_LINE_MAX bytes), then each
+ * command's answer (VALUE blocks, then END or an error line) is read in
+ * order; memcached answers the hits of a command in the order of its keys,
+ * so each VALUE is matched to the next requested key of that name.
+ * Returns the number of hits, -1 with err set (a server error line; the
+ * connection is still in step) or -2 with err set when it broke. On
+ * failure no value is left in vals. */
+static int run_multi(struct kit_mc *mc, struct mconn *c, const struct mc_cmd *cmd, char *err, size_t errlen)
+{
+    size_t cap = 0;
+    for (size_t i = 0; i < cmd->n; i++) cap += strlen(cmd->keys[i]) + 7; /* "get " + " " + "\r\n" at worst */
+    char *out = kit__xmalloc(cap + 1);
+    size_t olen = 0, nchunks = 0, line_start = 0;
+    for (size_t i = 0; i < cmd->n; i++) {
+        size_t kl = strlen(cmd->keys[i]);
+        if (olen > line_start && olen - line_start + 1 + kl + 2 > GET_LINE_MAX) {
+            memcpy(out + olen, "\r\n", 2);
+            olen += 2;
+            line_start = olen;
+        }
+        if (olen == line_start) {
+            memcpy(out + olen, "get", 3);
+            olen += 3;
+            nchunks++;
+        }
+        out[olen++] = ' ';
+        memcpy(out + olen, cmd->keys[i], kl);
+        olen += kl;
+    }
+    memcpy(out + olen, "\r\n", 2);
+    olen += 2;
+    int rc = send_all(c, out, olen);
+    free(out);
+    if (rc < 0) goto broken;
+
+    char line[LINE_MAX_ + 64];
+    size_t cursor = 0, total = 0;
+    int hits = 0, failed = 0;
+    for (size_t chunk = 0; chunk < nchunks;) {
+        if ((rc = read_line(c, line, sizeof line)) < 0) goto broken;
+        if (!strcmp(line, "END")) {
+            chunk++;
+            continue;
+        }
+        if (strncmp(line, "VALUE ", 6)) {
+            if (strncmp(line, "SERVER_ERROR", 12) && strncmp(line, "CLIENT_ERROR", 12)) {
+                server_error(line, err, errlen);
+                free_vals(cmd->vals, cmd->lens, cmd->n);
+                return -2;
+            }
+            if (!failed) server_error(line, err, errlen); /* ends this command's answer */
+            failed = 1;
+            chunk++;
+            continue;
+        }
+        /* VALUE <key> <flags> <bytes> */
+        char *key = line + 6, *ksp = strchr(key, ' ');
+        char *sp = strrchr(line, ' ');
+        char *end;
+        errno = 0;
+        unsigned long long n = ksp ? strtoull(sp + 1, &end, 10) : 0;
+        if (!ksp || errno || *end || n > VALUE_MAX || total + n > MULTI_MAX) {
+            snprintf(err, errlen, "memcache: bad value header from server: %.200s", line);
+            free_vals(cmd->vals, cmd->lens, cmd->n);
+            return -2;
+        }
+        *ksp = '\0';
+        size_t at = cursor;
+        while (at < cmd->n && (cmd->vals[at] || strcmp(cmd->keys[at], key))) at++;
+        if (at == cmd->n) {
+            snprintf(err, errlen, "memcache: unexpected key %.250s in get result from server", key);
+            free_vals(cmd->vals, cmd->lens, cmd->n);
+            return -2;
+        }
+        char *v = kit__xmalloc((size_t)n + 1);
+        if ((rc = read_exact(c, v, (size_t)n)) < 0 || (rc = read_line(c, line, sizeof line)) < 0 ||
+            (line[0] && (rc = -EPROTO))) {
+            free(v);
+            free_vals(cmd->vals, cmd->lens, cmd->n);
+            if (rc == -EPROTO) {
+                snprintf(err, errlen, "memcache: corrupt get result from server");
+                return -2;
+            }
+            goto broken;
+        }
+        v[n] = '\0';
+        cmd->vals[at] = v;
+        if (cmd->lens) cmd->lens[at] = (size_t)n;
+        cursor = at + 1;
+        total += (size_t)n;
+        hits++;
+    }
+    if (failed) {
+        free_vals(cmd->vals, cmd->lens, cmd->n);
+        return -1;
+    }
+    return hits;
+broken:
+    free_vals(cmd->vals, cmd->lens, cmd->n);
+    mc_io_error(mc, rc == -ENODATA ? 0 : -rc, err, errlen);
+    return -2;
+}
+
+static int mc_op(struct kit_req *r, struct kit_mc *mc, const struct mc_cmd *cmd, char *err, size_t errlen)
+{
+    static const char *names[] = {"get", "set", "delete", "get_multi"};
     struct kit *k = mc->k;
+    enum op op = cmd->op;
     uint64_t start = kit__mono_ns();
     char name[32];
     snprintf(name, sizeof name, "memcached %s", names[op]);
@@ -300,13 +435,33 @@ static int mc_op(struct kit_req *r, struct kit_mc *mc, enum op op, const char *k
     kit_span_attr(span, "db.operation", names[op]);
     char e[512] = "";
     int ret = -1;
-    if (!key || bad_key(key)) {
+    if (op == OP_GET_MULTI) {
+        char nk[24];
+        snprintf(nk, sizeof nk, "%zu", cmd->n);
+        kit_span_attr(span, "db.memcached.keys", nk);
+        for (size_t i = 0; i < cmd->n; i++) {
+            cmd->vals[i] = NULL;
+            if (cmd->lens) cmd->lens[i] = 0;
+        }
+        for (size_t i = 0; i < cmd->n; i++)
+            if (!cmd->keys[i] || bad_key(cmd->keys[i])) {
+                snprintf(e, sizeof e,
+                         "memcache: unexpected key at index %zu: not 1-250 bytes without spaces or "
+                         "control characters",
+                         i);
+                goto out;
+            }
+        if (cmd->n == 0) {
+            ret = 0; /* nothing to ask */
+            goto out;
+        }
+    } else if (!cmd->key || bad_key(cmd->key)) {
         snprintf(e, sizeof e,
                  "memcache: unexpected key: not 1-250 bytes without spaces or "
                  "control characters");
         goto out;
     }
-    if (op == OP_SET && (len > VALUE_MAX || ttl < 0)) {
+    if (op == OP_SET && (cmd->len > VALUE_MAX || cmd->ttl < 0)) {
         snprintf(e, sizeof e, "memcache: server error: object too large for cache");
         goto out;
     }
@@ -325,7 +480,9 @@ static int mc_op(struct kit_req *r, struct kit_mc *mc, enum op op, const char *k
             }
         }
         e[0] = '\0';
-        ret = run(mc, conn, op, key, val, len, ttl, out, outlen, e, sizeof e);
+        ret = op == OP_GET_MULTI ? run_multi(mc, conn, cmd, e, sizeof e)
+                                 : run(mc, conn, op, cmd->key, cmd->val, cmd->len, cmd->ttl, cmd->out, cmd->outlen, e,
+                                       sizeof e);
         if (ret == -2) {
             mconn_close(conn);
             kit__pool_put(&mc->pool, NULL);
@@ -349,7 +506,8 @@ int kit_mc_get(struct kit_req *r, struct kit_mc *mc, const char *key, char **val
 {
     char *v = NULL;
     size_t n = 0;
-    int rc = mc_op(r, mc, OP_GET, key, NULL, 0, 0, &v, &n, err, errlen);
+    struct mc_cmd cmd = {.op = OP_GET, .key = key, .out = &v, .outlen = &n};
+    int rc = mc_op(r, mc, &cmd, err, errlen);
     if (rc == 1) {
         *val = v;
         if (len) *len = n;
@@ -357,10 +515,18 @@ int kit_mc_get(struct kit_req *r, struct kit_mc *mc, const char *key, char **val
     return rc;
 }
 
+int kit_mc_get_multi(struct kit_req *r, struct kit_mc *mc, const char *const *keys, size_t n, char **vals,
+                     size_t *lens, char *err, size_t errlen)
+{
+    struct mc_cmd cmd = {.op = OP_GET_MULTI, .keys = keys, .n = n, .vals = vals, .lens = lens};
+    return mc_op(r, mc, &cmd, err, errlen);
+}
+
 int kit_mc_set(struct kit_req *r, struct kit_mc *mc, const char *key, const char *val, size_t len, int ttl_s, char *err,
                size_t errlen)
 {
-    int rc = mc_op(r, mc, OP_SET, key, val, len, ttl_s, NULL, NULL, err, errlen);
+    struct mc_cmd cmd = {.op = OP_SET, .key = key, .val = val, .len = len, .ttl = ttl_s};
+    int rc = mc_op(r, mc, &cmd, err, errlen);
     if (rc == 0) {
         snprintf(err, errlen, "memcache: item not stored");
         return -1;
@@ -370,5 +536,6 @@ int kit_mc_set(struct kit_req *r, struct kit_mc *mc, const char *key, const char
 
 int kit_mc_delete(struct kit_req *r, struct kit_mc *mc, const char *key, char *err, size_t errlen)
 {
-    return mc_op(r, mc, OP_DELETE, key, NULL, 0, 0, NULL, NULL, err, errlen);
+    struct mc_cmd cmd = {.op = OP_DELETE, .key = key};
+    return mc_op(r, mc, &cmd, err, errlen);
 }

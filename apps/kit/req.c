@@ -183,6 +183,14 @@ void kit_reply_text(struct kit_req *r, int status, const char *content_type, con
     kit__reply(r, status, content_type ? content_type : "text/plain; charset=utf-8", copy, strlen(copy));
 }
 
+void kit_reply_raw(struct kit_req *r, int status, const char *content_type, const char *body, size_t len)
+{
+    char *copy = kit__xmalloc(len + 1);
+    if (len) memcpy(copy, body, len);
+    copy[len] = '\0';
+    kit__reply(r, status, content_type ? content_type : "text/plain; charset=utf-8", copy, len);
+}
+
 void kit_reply_error(struct kit_req *r, int status, const char *fmt, ...)
 {
     char msg[2048];

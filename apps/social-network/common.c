@@ -116,6 +116,43 @@ int sn_call(struct kit_req *r, const char *service, const char *path, json_t *bo
     return st;
 }
 
+int sn_call_raw(struct kit_req *r, const char *service, const char *path, json_t *body, char **reply, size_t *len,
+                char *err, size_t errlen)
+{
+    char *raw = NULL;
+    size_t n = 0;
+    err[0] = '\0';
+    int st = kit_call_raw(r, service, "POST", path, body, &raw, &n, err, errlen);
+    json_decref(body);
+    if (st < 0) {
+        free(raw);
+        *reply = NULL;
+        *len = 0;
+        return 0;
+    }
+    if (st / 100 != 2) {
+        json_t *rep = raw ? json_loadb(raw, n, 0, NULL) : NULL;
+        const char *msg = sn_get_str(rep, "error");
+        if (msg) snprintf(err, errlen, "%s", msg);
+        else snprintf(err, errlen, "%s answered HTTP %d", service, st);
+        json_decref(rep);
+    }
+    *reply = raw;
+    *len = n;
+    return st;
+}
+
+int sn_posts_slice(const char *raw, size_t len, const char **list, size_t *list_len)
+{
+    static const char head[] = "{\"posts\":[";
+    if (!raw || len < sizeof head || memcmp(raw, head, sizeof head - 1)) return -1;
+    while (len && (raw[len - 1] == '\n' || raw[len - 1] == ' ' || raw[len - 1] == '\r')) len--;
+    if (len < sizeof head + 1 || raw[len - 1] != '}' || raw[len - 2] != ']') return -1;
+    *list = raw + sizeof head - 2; /* from the '[' */
+    *list_len = len - 1 - (sizeof head - 2);
+    return 0;
+}
+
 void sn_reply_downstream(struct kit_req *r, int status, const char *what, const char *err)
 {
     if (status >= 400 && status < 500) kit_reply_error(r, status, "%s", err);
@@ -178,12 +215,18 @@ void sn_reply_posts(struct kit_req *r, long long user_id, const char *const *ids
     }
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++) json_array_append_new(list, json_string(ids[i]));
-    st = sn_call(r, "post-storage-service", "/ReadPosts", json_pack("{s:o}", "post_ids", list), &rep, err, sizeof err);
-    json_t *posts = json_object_get(rep, "posts");
+    /* post-storage's {"posts":[...]} is this service's answer as it is:
+     * passed on as bytes, never parsed and serialised again. */
+    char *raw = NULL;
+    size_t len = 0;
+    const char *posts;
+    size_t plen;
+    st = sn_call_raw(r, "post-storage-service", "/ReadPosts", json_pack("{s:o}", "post_ids", list), &raw, &len, err,
+                     sizeof err);
     if (st / 100 != 2) sn_reply_downstream(r, st, "ReadPosts failed", err);
-    else if (!json_is_array(posts)) kit_reply_error(r, 500, "ReadPosts failed: reply without posts");
-    else kit_reply_json(r, 200, json_pack("{s:O}", "posts", posts));
-    json_decref(rep);
+    else if (sn_posts_slice(raw, len, &posts, &plen) < 0) kit_reply_error(r, 500, "ReadPosts failed: reply without posts");
+    else kit_reply_raw(r, 200, "application/json", raw, len);
+    free(raw);
 }
 
 /* ---- stores ---- */

@@ -20,21 +20,29 @@ static const char *need(struct kit_req *r, const char *name)
 }
 
 /* Call and answer: 2xx runs ok (may be NULL: reply with text), else the
- * downstream error under what. */
+ * downstream error under what. A timeline's {"posts":[...]} reply is not
+ * parsed: its list goes out as the bytes it came in (parsed only when it
+ * is not in the services' compact form). */
 static void forward(struct kit_req *r, const char *service, const char *path, json_t *body, const char *what,
                     const char *ok_text)
 {
-    char err[512];
-    json_t *rep = NULL;
-    int st = sn_call(r, service, path, body, &rep, err, sizeof err);
+    char err[512], *raw = NULL;
+    size_t len = 0, plen;
+    const char *posts;
+    int st = sn_call_raw(r, service, path, body, &raw, &len, err, sizeof err);
     if (st / 100 != 2) sn_reply_downstream(r, st, what, err);
     else if (ok_text) kit_reply_text(r, 200, "text/plain", ok_text);
-    else {
-        json_t *posts = json_object_get(rep, "posts");
-        if (json_is_array(posts)) kit_reply_json(r, 200, json_incref(posts));
+    else if (sn_posts_slice(raw, len, &posts, &plen) == 0) {
+        raw[(posts - raw) + plen] = '\n'; /* the list and a newline, as kit_reply_json writes it */
+        kit_reply_raw(r, 200, "application/json", posts, plen + 1);
+    } else {
+        json_t *rep = raw ? json_loadb(raw, len, 0, NULL) : NULL;
+        json_t *list = json_object_get(rep, "posts");
+        if (json_is_array(list)) kit_reply_json(r, 200, json_incref(list));
         else kit_reply_error(r, 500, "%s: reply without posts", what);
+        json_decref(rep);
     }
-    json_decref(rep);
+    free(raw);
 }
 
 /* A form value holding a JSON list of strings (media_ids=["1","2"]); NULL if absent or malformed. */

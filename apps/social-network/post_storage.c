@@ -1,8 +1,8 @@
 /* post_storage.c: post-storage-service. Posts are JSON documents in
  * post-storage-mongodb (PostgreSQL, table posts: post_id, doc) with
  * post-storage-memcached in front (key: the post id). StorePost writes
- * both; ReadPosts serves from the cache, fetches the misses in one query
- * and caches them; ReadPost answers 404 for an unknown post.
+ * both; ReadPosts serves from the cache (one multi-get), fetches the
+ * misses in one query and caches them; ReadPost answers 404 for an unknown post.
  */
 #include "sn.h"
 
@@ -50,39 +50,52 @@ static void store_post(struct kit_req *r, void *arg SN_UNUSED)
 
 /* docs[i] (malloc'd JSON text) for ids[i], NULL where unknown; 0, or -1
  * with err. The documents are the compact JSON StorePost wrote: they are
- * passed on as text, never parsed again (the hot path of every timeline). */
+ * passed on as text, never parsed again (the hot path of every timeline).
+ * The cache is read with one multi-get (DSB's memcached_mget), the misses
+ * with one query. */
 static int read_posts(struct kit_req *r, const long long *ids, size_t n, char **posts, char *err, size_t errlen)
 {
     long long miss[SN_MAX_TIMELINE];
-    size_t nmiss = 0;
-    int cache_ok = 1;
+    char keys[SN_MAX_TIMELINE][24];
+    const char *keyp[SN_MAX_TIMELINE] = {0};
+    size_t lens[SN_MAX_TIMELINE], nmiss = 0;
+    if (n > SN_MAX_TIMELINE) {
+        snprintf(err, errlen, "at most %d posts at once", SN_MAX_TIMELINE);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
-        char key[24], *val = NULL;
-        size_t len = 0;
-        posts[i] = NULL;
-        snprintf(key, sizeof key, "%lld", ids[i]);
-        int got = cache_ok ? kit_mc_get(r, mc, key, &val, &len, err, errlen) : 0;
-        if (got < 0) {
-            kit_log(r, KIT_WARN, "memcached get %s failed: %s", key, err);
-            cache_ok = 0; /* one failure is enough: read the rest from the database */
-        }
-        if (got == 1) {
-            if (len > 0 && val[0] == '{' && !memchr(val, '\0', len)) posts[i] = strndup(val, len);
-            free(val);
+        snprintf(keys[i], sizeof keys[i], "%lld", ids[i]);
+        keyp[i] = keys[i];
+    }
+    int cache_ok = 1;
+    if (kit_mc_get_multi(r, mc, keyp, n, posts, lens, err, errlen) < 0) {
+        kit_log(r, KIT_WARN, "memcached get of %zu posts failed: %s", n, err);
+        cache_ok = 0; /* read them all from the database */
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (posts[i] && !(lens[i] > 0 && posts[i][0] == '{' && !memchr(posts[i], '\0', lens[i]))) {
+            free(posts[i]); /* not a document StorePost wrote */
+            posts[i] = NULL;
         }
         if (!posts[i]) miss[nmiss++] = ids[i];
     }
     if (nmiss == 0) return 0;
     char *arr = sn_pg_int_array(miss, nmiss);
-    if (!arr) {
-        snprintf(err, errlen, "out of memory");
+    PGresult *res = NULL;
+    if (!arr) snprintf(err, errlen, "out of memory");
+    else {
+        const char *params[] = {arr};
+        res = sn_db_exec(r, db, "SELECT post_id, doc FROM posts WHERE post_id = ANY($1::bigint[])", 1, params, err,
+                         errlen);
+        free(arr);
+    }
+    if (!res) {
+        for (size_t i = 0; i < n; i++) {
+            free(posts[i]);
+            posts[i] = NULL;
+        }
         return -1;
     }
-    const char *params[] = {arr};
-    PGresult *res = sn_db_exec(r, db, "SELECT post_id, doc FROM posts WHERE post_id = ANY($1::bigint[])", 1, params, err,
-                                errlen);
-    free(arr);
-    if (!res) return -1;
     for (int row = 0; row < PQntuples(res); row++) {
         long long id;
         if (sn_parse_i64(PQgetvalue(res, row, 0), 0, 0x7fffffffffffffffLL, &id) < 0) continue;
@@ -141,8 +154,9 @@ static void read_posts_handler(struct kit_req *r, void *arg SN_UNUSED)
         len += l;
         free(posts[i]);
     }
-    snprintf(out + len, cap - len, "]}");
-    kit_reply_text(r, 200, "application/json", out);
+    memcpy(out + len, "]}", 2);
+    len += 2;
+    kit_reply_raw(r, 200, "application/json", out, len);
     free(out);
 }
 

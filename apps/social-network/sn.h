@@ -66,6 +66,16 @@ char *sn_pg_int_array(const long long *ids, size_t n);
  * the callee's {"error"} text or the transport error. */
 int sn_call(struct kit_req *r, const char *service, const char *path, json_t *body, json_t **reply, char *err,
             size_t errlen);
+/* sn_call with the reply as bytes (kit_call_raw): *reply malloc'd (caller
+ * frees, may be NULL) and *len; err as sn_call sets it (the error body is
+ * parsed only when the status is not 2xx). */
+int sn_call_raw(struct kit_req *r, const char *service, const char *path, json_t *body, char **reply, size_t *len,
+                char *err, size_t errlen);
+/* The list of a {"posts":[...]} reply as the services write it (compact,
+ * "posts" its only key; post-storage-service, home- and user-timeline-
+ * service): *list points at its '[' within raw, *list_len up to its ']'.
+ * 0, or -1 when raw is not of that form (then parse it). */
+int sn_posts_slice(const char *raw, size_t len, const char **list, size_t *list_len);
 /* Answer a failed downstream call: its 4xx status and text unchanged, else
  * 500 "WHAT: reason". */
 void sn_reply_downstream(struct kit_req *r, int status, const char *what, const char *err);

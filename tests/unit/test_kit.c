@@ -1,12 +1,21 @@
 /* test_kit: unit tests of the service kit's pure parts (apps/kit): W3C
  * traceparent parsing and formatting, URL and form decoding, the
  * Prometheus text of the metrics registry, the OTLP JSON of spans, ids,
- * and the Go-style error texts. Linked with libkit.a like an app (never
- * with src/); the server, calls and stores are covered by tests/e2e/kit.sh.
+ * and the Go-style error texts; the memcached multi-get against a real
+ * memcached (when installed) and against a scripted server (the answers
+ * memcached gives rarely). Linked with libkit.a like an app (never with
+ * src/); the server, calls and other store operations are covered by
+ * tests/e2e/kit.sh.
  */
 #include "t.h"
 #include "kit_int.h"
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
 
 static void test_traceparent_parse(void)
 {
@@ -250,6 +259,175 @@ static void test_pool(void)
     free(p.idle);
 }
 
+/* ---- memcached multi-get ---- */
+
+/* A listening socket on 127.0.0.1 and its port. */
+static int listen_any(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    T_CHECK(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    T_CHECK(bind(fd, (struct sockaddr *)&a, sizeof a) == 0);
+    socklen_t al = sizeof a;
+    T_CHECK(getsockname(fd, (struct sockaddr *)&a, &al) == 0);
+    T_CHECK(listen(fd, 8) == 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static struct kit_mc *mc_at(int port)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%d", port);
+    setenv("PORT", "1", 1);
+    setenv("UT_MC_HOST", "127.0.0.1", 1);
+    setenv("UT_MC_PORT", p, 1);
+    setenv("LOG_LEVEL", "error", 1);
+    unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+    return kit_mc_new(kit_new("ut"), "UT_MC");
+}
+
+static void test_mc_get_multi(void)
+{
+    if (access("/usr/bin/memcached", X_OK)) {
+        printf("# skipped: no /usr/bin/memcached\n");
+        return;
+    }
+    int port, lfd = listen_any(&port);
+    close(lfd); /* memcached takes the port */
+    char ports[16];
+    snprintf(ports, sizeof ports, "%d", port);
+    pid_t pid = fork();
+    T_CHECK(pid >= 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execl("/usr/bin/memcached", "memcached", "-l", "127.0.0.1", "-p", ports, "-U", "0", "-u", "nobody", "-m", "16",
+              (char *)NULL);
+        _exit(127);
+    }
+    struct kit_mc *mc = mc_at(port);
+    char err[512];
+    int up = 0;
+    for (int i = 0; i < 200 && !up; i++) {
+        up = kit_mc_set(NULL, mc, "a", "alpha", 5, 0, err, sizeof err) == 0;
+        if (!up) {
+            struct timespec ts = {0, 10 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    T_CHECK(up);
+    T_EQ_INT(kit_mc_set(NULL, mc, "c", "", 0, 0, err, sizeof err), 0);
+    T_EQ_INT(kit_mc_set(NULL, mc, "b", "be\r\nta", 6, 0, err, sizeof err), 0);
+
+    /* hits, a miss, an empty value, a repeated key, in the order asked */
+    const char *keys[] = {"b", "nope", "a", "c", "b"};
+    char *vals[5];
+    size_t lens[5];
+    T_EQ_INT(kit_mc_get_multi(NULL, mc, keys, 5, vals, lens, err, sizeof err), 4);
+    T_EQ_INT(lens[0], 6);
+    T_CHECK(!memcmp(vals[0], "be\r\nta", 6));
+    T_CHECK(vals[1] == NULL);
+    T_EQ_STR(vals[2], "alpha");
+    T_EQ_INT(lens[2], 5);
+    T_EQ_STR(vals[3], "");
+    T_EQ_INT(lens[3], 0);
+    T_CHECK(vals[4] && !memcmp(vals[4], "be\r\nta", 6));
+    for (int i = 0; i < 5; i++) free(vals[i]);
+
+    /* nothing to ask; a bad key fails the whole call */
+    T_EQ_INT(kit_mc_get_multi(NULL, mc, keys, 0, vals, NULL, err, sizeof err), 0);
+    const char *bad[] = {"a", "has space"};
+    vals[0] = vals[1] = (char *)1;
+    T_EQ_INT(kit_mc_get_multi(NULL, mc, bad, 2, vals, NULL, err, sizeof err), -1);
+    T_CHECK(vals[0] == NULL && vals[1] == NULL);
+    T_CHECK(strstr(err, "index 1") != NULL);
+
+    /* more keys than fit one command line: several `get`s, one round trip */
+    enum { N = 300 };
+    static char kbuf[N][64];
+    const char *many[N];
+    char *mv[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(kbuf[i], sizeof kbuf[i], "post:%04d:abcdefghijklmnopqrstuvwxyz", i);
+        many[i] = kbuf[i];
+        if (i % 3 == 0) T_EQ_INT(kit_mc_set(NULL, mc, kbuf[i], kbuf[i], strlen(kbuf[i]), 0, err, sizeof err), 0);
+    }
+    T_EQ_INT(kit_mc_get_multi(NULL, mc, many, N, mv, NULL, err, sizeof err), N / 3);
+    for (int i = 0; i < N; i++) {
+        if (i % 3 == 0) T_EQ_STR(mv[i], kbuf[i]);
+        else T_CHECK(mv[i] == NULL);
+        free(mv[i]);
+    }
+    /* the connection is still in step */
+    char *v = NULL;
+    T_EQ_INT(kit_mc_get(NULL, mc, "a", &v, NULL, err, sizeof err), 1);
+    T_EQ_STR(v, "alpha");
+    free(v);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* A scripted memcached: each connection reads one request and answers it
+ * with the next of answers[] (NULL: close without answering). */
+struct script {
+    int fd;
+    const char *answers[4];
+    char got[4096];
+};
+
+static void *script_serve(void *arg)
+{
+    struct script *s = arg;
+    for (int i = 0; i < 4 && s->answers[i]; i++) {
+        int c = accept(s->fd, NULL, NULL);
+        if (c < 0) return NULL;
+        ssize_t n = recv(c, s->got, sizeof s->got - 1, 0);
+        s->got[n > 0 ? n : 0] = '\0';
+        if (strcmp(s->answers[i], "-")) {
+            ssize_t w = send(c, s->answers[i], strlen(s->answers[i]), MSG_NOSIGNAL);
+            (void)w;
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void test_mc_get_multi_errors(void)
+{
+    int port;
+    struct script s = {.answers = {"VALUE x 0 1\r\n1\r\nSERVER_ERROR out of memory writing get response\r\n",
+                                   "VALUE zz 0 1\r\n1\r\nEND\r\n", "VALUE x 0 3\r\n1", NULL}};
+    s.fd = listen_any(&port);
+    pthread_t t;
+    T_CHECK(pthread_create(&t, NULL, script_serve, &s) == 0);
+    struct kit_mc *mc = mc_at(port);
+    const char *keys[] = {"x", "y"};
+    char *vals[2], err[512];
+    /* a server error after a hit: -1, no value left behind */
+    T_EQ_INT(kit_mc_get_multi(NULL, mc, keys, 2, vals, NULL, err, sizeof err), -1);
+    T_EQ_STR(s.got, "get x y\r\n");
+    T_EQ_STR(err, "memcache: server error: out of memory writing get response");
+    T_CHECK(vals[0] == NULL && vals[1] == NULL);
+    /* a key that was not asked for (a fresh connection: the first was closed) */
+    T_EQ_INT(kit_mc_get_multi(NULL, mc, keys, 2, vals, NULL, err, sizeof err), -1);
+    T_EQ_STR(err, "memcache: unexpected key zz in get result from server");
+    T_CHECK(vals[0] == NULL && vals[1] == NULL);
+    /* a value cut short by EOF */
+    T_EQ_INT(kit_mc_get_multi(NULL, mc, keys, 2, vals, NULL, err, sizeof err), -1);
+    T_CHECK(strstr(err, "closed (EOF)") != NULL);
+    T_CHECK(vals[0] == NULL && vals[1] == NULL);
+    pthread_join(t, NULL);
+    close(s.fd);
+}
+
+static void test_call_raw_needs_request(void)
+{
+    char *raw = (char *)1, err[256];
+    size_t len = 7;
+    T_EQ_INT(kit_call_raw(NULL, "user-service", "POST", "/x", NULL, &raw, &len, err, sizeof err), -EINVAL);
+    T_CHECK(raw == NULL && len == 0);
+}
+
 int main(void)
 {
     T_RUN(test_traceparent_parse);
@@ -261,5 +439,8 @@ int main(void)
     T_RUN(test_otlp_json);
     T_RUN(test_error_texts);
     T_RUN(test_pool);
+    T_RUN(test_mc_get_multi);
+    T_RUN(test_mc_get_multi_errors);
+    T_RUN(test_call_raw_needs_request);
     return t_done();
 }
