@@ -12,5 +12,6 @@ int cli_traces(int argc, char **argv); /* traces_cmd.c */
 int cli_metrics(int argc, char **argv); /* metrics_cmd.c */
 int cli_logs(int argc, char **argv);    /* logs_cmd.c */
 int cli_observe(int argc, char **argv); /* observe_cmd.c */
+int cli_export(int argc, char **argv);  /* export_cmd.c: observe export */
 
 #endif

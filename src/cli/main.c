@@ -31,6 +31,7 @@ static void usage(FILE *f)
             "  metrics query 'PROMQL'   ask the lab's Prometheus; metrics targets: what it scrapes\n"
             "  logs -n NS SERVICE|POD   a service's or pod's logs: --since, --tail, --grep, --level, --compact\n"
             "  observe endpoints        where the lab's metrics, traces and logs are\n"
+            "  observe export DIR       write metrics, traces, logs and events to files (--since 10m)\n"
             "\n"
             "Options:\n"
             "  --lab NAME               which lab (default: $AIOPSLAB_LAB or \"default\")\n"

@@ -1,62 +1,29 @@
 /* metrics_cmd: `aiopslab metrics query 'PROMQL'` — an instant query to the
  * lab's Prometheus over its HTTP API, printed as a table (one row per
  * series: its labels, then the value), and `aiopslab metrics targets`.
- * libcurl does the HTTP. */
+ * cli/prom.h does the HTTP. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/buf.h"
+#include "cli/prom.h"
 #include "core/json.h"
 #include "core/lab.h"
 
-static size_t collect(char *p, size_t size, size_t n, void *arg)
+/* GET path on the lab's Prometheus with an optional query; the answer or
+ * NULL after printing why. */
+static json_t *metrics_get(const struct lab *lab, const char *path, const char *query)
 {
-    return buf_append(arg, p, size * n) ? 0 : size * n;
-}
-
-/* GET path?query on the lab's Prometheus; the parsed reply or NULL after
- * printing why. */
-static json_t *prom_get(const struct lab *lab, const char *path, const char *query)
-{
-    char node[16];
-    lab_node_ip(lab, node, sizeof node);
-    CURL *c = curl_easy_init();
-    if (!c) return NULL;
-    char *esc = query ? curl_easy_escape(c, query, 0) : NULL;
-    char url[8192];
-    snprintf(url, sizeof url, "http://%s:%d%s%s%s", node, LAB_PROMETHEUS_PORT, path, esc ? "?query=" : "", esc ? esc : "");
-    curl_free(esc);
-    struct buf b;
-    buf_init(&b, 64u << 20);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_cleanup(c);
+    const char *params[] = {"query", query, NULL};
     json_t *v = NULL;
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "aiopslab: Prometheus of lab \"%s\" at %s:%d: %s (is the cluster up? aiopslab cluster status)\n",
-                lab->name, node, LAB_PROMETHEUS_PORT, curl_easy_strerror(rc));
-    } else {
-        json_error_t je;
-        v = json_loadb(b.data ? b.data : "", b.len, 0, &je);
-        if (!json_is_object(v)) {
-            fprintf(stderr, "aiopslab: Prometheus answered something that is not JSON\n");
-            json_decref(v);
-            v = NULL;
-        } else if (strcmp(json_path_str(v, "status", ""), "success")) {
-            fprintf(stderr, "Error: %s: %s\n", json_path_str(v, "errorType", "error"), json_path_str(v, "error", ""));
-            json_decref(v);
-            v = NULL;
-        }
-    }
-    buf_free(&b);
-    return v;
+    char err[1024];
+    int rc = prom_get(lab, path, query ? params : NULL, &v, err, sizeof err);
+    if (rc == -EINVAL) fprintf(stderr, "Error: %s\n", err);
+    else if (rc) fprintf(stderr, "aiopslab: %s\n", err);
+    return rc ? NULL : v;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -145,7 +112,7 @@ int cli_metrics(int argc, char **argv)
             else return usage(stderr);
         }
         if (!q || strlen(q) > 4000) return usage(stderr);
-        json_t *r = prom_get(&lab, "/api/v1/query", q);
+        json_t *r = metrics_get(&lab, "/api/v1/query", q);
         if (r) {
             const char *type = json_path_str(r, "data.resultType", "");
             json_t *result = json_path(r, "data.result");
@@ -167,7 +134,7 @@ int cli_metrics(int argc, char **argv)
             json_decref(r);
         }
     } else if (!strcmp(argv[1], "targets")) {
-        json_t *r = prom_get(&lab, "/api/v1/targets", NULL);
+        json_t *r = metrics_get(&lab, "/api/v1/targets", NULL);
         if (r) {
             printf("%-18s %-52s %-8s %s\n", "JOB", "ENDPOINT", "HEALTH", "LAST ERROR");
             size_t i;

@@ -1,6 +1,7 @@
 /* observe_cmd: `aiopslab observe endpoints` — where the lab's telemetry
  * is: Prometheus, the trace store's query API and OTLP receiver, the
- * node's cAdvisor metrics and the mesh's metrics, all on the node IP. */
+ * node's cAdvisor metrics and the mesh's metrics, all on the node IP —
+ * and `aiopslab observe export` (export_cmd.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,9 +10,11 @@
 
 int cli_observe(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "export")) return cli_export(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "endpoints") || argc > 2) {
         FILE *f = argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? stdout : stderr;
-        fprintf(f, "Usage: aiopslab [--lab NAME] observe endpoints   where the lab's metrics, traces and logs are\n");
+        fprintf(f, "Usage: aiopslab [--lab NAME] observe endpoints               where the lab's metrics, traces and logs are\n"
+                   "       aiopslab [--lab NAME] observe export [--since 10m] DIR   write them to files (CSV, logs)\n");
         return f == stdout ? 0 : 2;
     }
     struct lab lab;
