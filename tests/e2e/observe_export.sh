@@ -21,10 +21,13 @@ code=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: ap
 # Some traffic through the mesh (frontend calls words), for its series.
 fip=$(cluster_ip example frontend)
 for _ in $(seq 20); do curl -s -m 5 -o /dev/null "http://$fip:8080/"; sleep 0.2; done
-# Prometheus scrapes every 2 s: wait for the example pods' series.
-wait_for "al metrics query 'container_memory_working_set_bytes{namespace=\"example\"}' 2>/dev/null | grep -q '^container_memory'" 30 ||
-    diag "prometheus has no example series yet"
-sleep 10
+# Prometheus scrapes every 2 s: wait for the example pods' series and the
+# mesh's (a counter's first sample shows no increase), then more traffic
+# across several scrapes, so that rates and the p99 have something to show.
+wait_for "al metrics query 'mesh_requests_total{destination_service=\"words\"}' 2>/dev/null | grep -q '^mesh_requests'" 30 ||
+    diag "prometheus has no mesh series yet"
+for _ in $(seq 30); do curl -s -m 5 -o /dev/null "http://$fip:8080/"; sleep 0.25; done
+sleep 5
 
 out=$(al observe export --since 1m "$OUT" 2>&1)
 rc=$?
