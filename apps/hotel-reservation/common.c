@@ -175,6 +175,35 @@ void hr_seed_run(struct kit *k, const char *env_prefix, int (*seed)(struct kit *
     }
 }
 
+json_t *hr_cache_get(struct kit_req *r, struct kit_mc *mc, int id, int type, const char *what, int *hit)
+{
+    char key[16], err[512];
+    snprintf(key, sizeof key, "%d", id);
+    char *val = NULL;
+    size_t len = 0;
+    *hit = kit_mc_get(r, mc, key, &val, &len, err, sizeof err);
+    if (*hit == 1) {
+        json_t *j = json_loadb(val, len, 0, NULL);
+        free(val);
+        if (j && (type < 0 || json_typeof(j) == (json_type)type)) return j;
+        json_decref(j);
+        kit_log(r, KIT_WARN, "memcached: bad cached %s for hotel %d, reloading", what, id);
+    } else if (*hit < 0) {
+        kit_log(r, KIT_ERROR, "memcached: get %s: %s", key, err);
+    }
+    return NULL;
+}
+
+void hr_cache_put(struct kit_req *r, struct kit_mc *mc, int id, const char *text, size_t max, int hit)
+{
+    char key[16], err[512];
+    size_t n = strlen(text);
+    if (hit != 0 || (max && n > max)) return;
+    snprintf(key, sizeof key, "%d", id);
+    if (kit_mc_set(r, mc, key, text, n, HR_CACHE_TTL_S, err, sizeof err) < 0)
+        kit_log(r, KIT_ERROR, "memcached: set %s: %s", key, err);
+}
+
 PGresult *hr_pg(struct kit_req *r, struct kit_pg *pg, const char *sql, int nparams, const char *const *params,
                 char *err, size_t errlen)
 {

@@ -70,6 +70,13 @@ void hr_seed_run(struct kit *k, const char *env_prefix, int (*seed)(struct kit *
 /* kit_pg_exec, except that a database that lost its tables (the store
  * came back from an empty volume) is seeded again, once, and the statement
  * retried. */
+/* Cache-aside over memcached, keyed by hotel id. hr_cache_get returns the
+ * cached JSON when it is of type (-1: any), else NULL; a bad entry (about
+ * "what" of hotel id) or a memcached error is logged. *hit is what
+ * memcached said: 1 hit, 0 miss, -1 error. hr_cache_put stores text after
+ * a miss (hit == 0) when it is at most max bytes (0: no bound). */
+json_t *hr_cache_get(struct kit_req *r, struct kit_mc *mc, int id, int type, const char *what, int *hit);
+void hr_cache_put(struct kit_req *r, struct kit_mc *mc, int id, const char *text, size_t max, int hit);
 PGresult *hr_pg(struct kit_req *r, struct kit_pg *pg, const char *sql, int nparams, const char *const *params,
                 char *err, size_t errlen);
 

@@ -56,19 +56,11 @@ static int profile_seed(struct kit *k, PGconn *c)
 /* The profile of one hotel: a new reference, or NULL after replying. */
 static json_t *get_profile(struct kit_req *r, int id)
 {
+    int hit;
+    json_t *cached = hr_cache_get(r, profile_cache, id, -1, "profile", &hit);
+    if (cached) return cached;
     char key[16], err[512];
     snprintf(key, sizeof key, "%d", id);
-    char *val = NULL;
-    size_t len = 0;
-    int hit = kit_mc_get(r, profile_cache, key, &val, &len, err, sizeof err);
-    if (hit == 1) {
-        json_t *j = json_loadb(val, len, 0, NULL);
-        free(val);
-        if (j) return j;
-        kit_log(r, KIT_WARN, "memcached: bad cached profile for hotel %d, reloading", id);
-    } else if (hit < 0) {
-        kit_log(r, KIT_ERROR, "memcached: get %s: %s", key, err);
-    }
     const char *p[1] = {key};
     PGresult *res =
         hr_pg(r, profile_db, "SELECT profile::text FROM hotels WHERE hotel_id = $1::int", 1, p, err, sizeof err);
@@ -83,8 +75,7 @@ static json_t *get_profile(struct kit_req *r, int id)
     }
     const char *text = PQgetvalue(res, 0, 0);
     json_t *j = json_loads(text, 0, NULL);
-    if (j && hit == 0 && kit_mc_set(r, profile_cache, key, text, strlen(text), HR_CACHE_TTL_S, err, sizeof err) < 0)
-        kit_log(r, KIT_ERROR, "memcached: set %s: %s", key, err);
+    if (j) hr_cache_put(r, profile_cache, id, text, 0, hit);
     PQclear(res);
     if (!j) kit_reply_error(r, 500, "profile of hotel %d is not valid JSON", id);
     return j;

@@ -49,20 +49,11 @@ static int rate_seed(struct kit *k, PGconn *c)
 /* The plans of one hotel (a new JSON list), or NULL after replying. */
 static json_t *hotel_plans(struct kit_req *r, int id)
 {
+    int hit;
+    json_t *cached = hr_cache_get(r, rate_cache, id, JSON_ARRAY, "rate plans", &hit);
+    if (cached) return cached;
     char key[16], err[512];
     snprintf(key, sizeof key, "%d", id);
-    char *val = NULL;
-    size_t len = 0;
-    int hit = kit_mc_get(r, rate_cache, key, &val, &len, err, sizeof err);
-    if (hit == 1) {
-        json_t *j = json_loadb(val, len, 0, NULL);
-        free(val);
-        if (json_is_array(j)) return j;
-        json_decref(j);
-        kit_log(r, KIT_WARN, "memcached: bad cached rate plans for hotel %d, reloading", id);
-    } else if (hit < 0) {
-        kit_log(r, KIT_ERROR, "memcached: get %s: %s", key, err);
-    }
     const char *p[1] = {key};
     PGresult *res =
         hr_pg(r, rate_db,
@@ -74,9 +65,7 @@ static json_t *hotel_plans(struct kit_req *r, int id)
     }
     const char *text = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "[]";
     json_t *j = json_loads(text, 0, NULL);
-    if (json_is_array(j) && hit == 0 &&
-        kit_mc_set(r, rate_cache, key, text, strlen(text), HR_CACHE_TTL_S, err, sizeof err) < 0)
-        kit_log(r, KIT_ERROR, "memcached: set %s: %s", key, err);
+    if (json_is_array(j)) hr_cache_put(r, rate_cache, id, text, 0, hit);
     PQclear(res);
     if (!json_is_array(j)) {
         json_decref(j);

@@ -90,20 +90,11 @@ static int stay_of(struct kit_req *r, json_t *b, long *in, long *out, long *room
  * null for an unknown hotel. */
 static json_t *hotel_bookings(struct kit_req *r, int id)
 {
+    int hit;
+    json_t *cached = hr_cache_get(r, reserve_cache, id, JSON_OBJECT, "bookings", &hit);
+    if (cached) return cached;
     char key[16], err[512];
     snprintf(key, sizeof key, "%d", id);
-    char *val = NULL;
-    size_t len = 0;
-    int hit = kit_mc_get(r, reserve_cache, key, &val, &len, err, sizeof err);
-    if (hit == 1) {
-        json_t *j = json_loadb(val, len, 0, NULL);
-        free(val);
-        if (json_is_object(j)) return j;
-        json_decref(j);
-        kit_log(r, KIT_WARN, "memcached: bad cached bookings for hotel %d, reloading", id);
-    } else if (hit < 0) {
-        kit_log(r, KIT_ERROR, "memcached: get %s: %s", key, err);
-    }
     const char *p[1] = {key};
     PGresult *res = hr_pg(
         r, reserve_db,
@@ -120,10 +111,7 @@ static json_t *hotel_bookings(struct kit_req *r, int id)
     }
     const char *text = PQgetvalue(res, 0, 0);
     json_t *j = json_loads(text, 0, NULL);
-    size_t tl = strlen(text);
-    if (json_is_object(j) && hit == 0 && tl <= CACHE_MAX &&
-        kit_mc_set(r, reserve_cache, key, text, tl, HR_CACHE_TTL_S, err, sizeof err) < 0)
-        kit_log(r, KIT_ERROR, "memcached: set %s: %s", key, err);
+    if (json_is_object(j)) hr_cache_put(r, reserve_cache, id, text, CACHE_MAX, hit);
     PQclear(res);
     if (!json_is_object(j)) {
         json_decref(j);
