@@ -11,7 +11,6 @@ lab_up
 # an unprivileged user when the lab runs as root.
 if [ "$(id -u)" = 0 ]; then
     MEMCACHED_USER="-u nobody"
-    chmod 711 "$AIOPSLAB_HOME" # postgres runs as nobody and must reach its data dir
 else
     MEMCACHED_USER=""
 fi

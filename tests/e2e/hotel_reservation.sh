@@ -12,19 +12,8 @@ source "$(dirname "$0")/lib.sh"
 
 NS=test-hotel-reservation
 lab_up
-# The stores run as nobody and must reach their folders in the lab.
-[ "$(id -u)" = 0 ] && chmod 711 "$AIOPSLAB_HOME"
-
 # ---- an OTLP sink, and a copy of the app that sends its spans there --------
-SINK_PORT=$((20000 + NET * 10))
-SINK_ADDR="127.$NET.0.3"
-SPANS="$AIOPSLAB_HOME/spans.jsonl"
-python3 "$E2E_ROOT/tests/e2e/otlp_sink.py" "$SINK_PORT" "$SPANS" "$SINK_ADDR" >"$AIOPSLAB_HOME/sink.log" 2>&1 &
-APPS="$AIOPSLAB_HOME/apps"
-mkdir -p "$APPS"
-cp -r "$E2E_ROOT/apps/hotel-reservation" "$APPS/"
-printf '  OTEL_EXPORTER_OTLP_ENDPOINT: "http://%s:%s"\n' "$SINK_ADDR" "$SINK_PORT" \
-    >>"$APPS/hotel-reservation/manifests/01-config.yaml"
+app_with_otlp_sink hotel-reservation $((20000 + NET * 10))
 
 t0=$(date +%s%N)
 out=$(AIOPSLAB_APPS_DIR="$APPS" timeout 100 "$AIOPSLAB" --lab "$LAB" deploy hotel-reservation 2>&1)

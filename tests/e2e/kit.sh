@@ -17,8 +17,6 @@ SINK="$E2E_ROOT/tests/e2e/otlp_sink.py"
 PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
 [ -x "$ECHO" ] || bail_out "kit_echo is built" "missing $ECHO (make BUILD=...)"
 [ -n "$PY" ] || bail_out "python3 is installed"
-# PostgreSQL runs as nobody (runAsUser 65534): it must reach its pod folder.
-chmod 711 "$AIOPSLAB_HOME"
 lab_up
 NS=kit
 SPANS="$AIOPSLAB_HOME/spans.jsonl"

@@ -250,5 +250,19 @@ container_pid() { # NS POD [CONTAINER]
 }
 
 # HTTP GET through a ClusterIP: the body on stdout; fails on no answer.
+# An OTLP sink on 127.NET.0.3:PORT (spans appended to $SPANS) and a copy of
+# apps/APP in $APPS whose ConfigMap (the first `data:` of 01-config.yaml)
+# sends spans there; deploy it with AIOPSLAB_APPS_DIR="$APPS".
+app_with_otlp_sink() { # APP PORT
+    local cfg="$AIOPSLAB_HOME/apps/$1/manifests/01-config.yaml"
+    SPANS="$AIOPSLAB_HOME/spans.jsonl"
+    APPS="$AIOPSLAB_HOME/apps"
+    python3 "$E2E_ROOT/tests/e2e/otlp_sink.py" "$2" "$SPANS" "127.$NET.0.3" >"$AIOPSLAB_HOME/sink.log" 2>&1 &
+    mkdir -p "$APPS"
+    cp -r "$E2E_ROOT/apps/$1" "$APPS/"
+    sed -i "0,/^data:$/s||data:\n  OTEL_EXPORTER_OTLP_ENDPOINT: \"http://127.$NET.0.3:$2\"|" "$cfg"
+    grep -q "127.$NET.0.3:$2" "$cfg" || bail_out "point the app's ConfigMap at the OTLP sink" "$(head -20 "$cfg")"
+}
+
 http_get() { curl -s --max-time 5 "$@"; }
 http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }

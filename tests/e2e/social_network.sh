@@ -13,21 +13,8 @@ source "$(dirname "$0")/lib.sh"
 
 NS=test-social-network
 lab_up
-# The PostgreSQL pods run as nobody and must reach their folders in the lab.
-[ "$(id -u)" = 0 ] && chmod 711 "$AIOPSLAB_HOME"
-
 # ---- an OTLP sink, and a copy of the app that sends its spans there --------
-SINK_PORT=$((20001 + NET * 10))
-SINK_ADDR="127.$NET.0.3"
-SPANS="$AIOPSLAB_HOME/spans.jsonl"
-python3 "$E2E_ROOT/tests/e2e/otlp_sink.py" "$SINK_PORT" "$SPANS" "$SINK_ADDR" >"$AIOPSLAB_HOME/sink.log" 2>&1 &
-APPS="$AIOPSLAB_HOME/apps"
-mkdir -p "$APPS"
-cp -r "$E2E_ROOT/apps/social-network" "$APPS/"
-sed -i "0,/^data:$/s||data:\n  OTEL_EXPORTER_OTLP_ENDPOINT: \"http://$SINK_ADDR:$SINK_PORT\"|" \
-    "$APPS/social-network/manifests/01-config.yaml"
-grep -q "$SINK_ADDR:$SINK_PORT" "$APPS/social-network/manifests/01-config.yaml" ||
-    bail_out "point the app's ConfigMap at the OTLP sink" "$(head -20 "$APPS/social-network/manifests/01-config.yaml")"
+app_with_otlp_sink social-network $((20001 + NET * 10))
 
 t0=$(date +%s%N)
 out=$(AIOPSLAB_APPS_DIR="$APPS" timeout 100 "$AIOPSLAB" --lab "$LAB" deploy social-network 2>&1)
