@@ -13,5 +13,7 @@ int cli_metrics(int argc, char **argv); /* metrics_cmd.c */
 int cli_logs(int argc, char **argv);    /* logs_cmd.c */
 int cli_observe(int argc, char **argv); /* observe_cmd.c */
 int cli_export(int argc, char **argv);  /* export_cmd.c: observe export */
+int cli_fault(int argc, char **argv);   /* fault_cmd.c */
+int cli_fault_run(int argc, char **argv); /* fault_cmd.c: __fault-run ID */
 
 #endif

@@ -32,6 +32,7 @@ static void usage(FILE *f)
             "  logs -n NS SERVICE|POD   a service's or pod's logs: --since, --tail, --grep, --level, --compact\n"
             "  observe endpoints        where the lab's metrics, traces and logs are\n"
             "  observe export DIR       write metrics, traces, logs and events to files (--since 10m)\n"
+            "  fault list|describe|inject|status|recover  inject faults across every layer, and undo them\n"
             "\n"
             "Options:\n"
             "  --lab NAME               which lab (default: $AIOPSLAB_LAB or \"default\")\n"
@@ -80,11 +81,13 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "metrics")) return cli_metrics(sub_argc, sub_argv);
     if (!strcmp(cmd, "logs")) return cli_logs(sub_argc, sub_argv);
     if (!strcmp(cmd, "observe")) return cli_observe(sub_argc, sub_argv);
+    if (!strcmp(cmd, "fault")) return cli_fault(sub_argc, sub_argv);
     /* Internal roles. */
     if (!strcmp(cmd, "__daemon")) return cli_daemon(sub_argc, sub_argv);
     if (!strcmp(cmd, "__mesh")) return mesh_main(sub_argc, sub_argv);
     if (!strcmp(cmd, "__conmon")) return conmon_main(sub_argc, sub_argv);
     if (!strcmp(cmd, "__traces")) return traces_main(sub_argc, sub_argv);
+    if (!strcmp(cmd, "__fault-run")) return cli_fault_run(sub_argc, sub_argv);
     fprintf(stderr, "aiopslab: unknown command \"%s\" (see aiopslab --help)\n", cmd);
     return 2;
 }

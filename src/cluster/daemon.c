@@ -138,6 +138,24 @@ static void close_handle(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* Faults a crash left behind are undone at every start: the fault
+ * library's `fault recover --all` runs as a process of its own (it talks
+ * to this daemon's API, which is up by now). */
+static void recover_faults(struct daemon *d)
+{
+    char journal[PATH_MAX], log[PATH_MAX];
+    lab_path(&d->lab, "faults/journal.db", journal, sizeof journal);
+    if (access(journal, F_OK)) return;
+    lab_path(&d->lab, "logs/fault-recover.log", log, sizeof log);
+    char *argv[] = {d->exe, "--lab", d->lab.name, "fault", "recover", "--all", NULL};
+    extern char **environ;
+    pid_t pid;
+    int pidfd = -1;
+    if (spawn_detached(argv, environ, log, &pid, &pidfd)) log_error("cannot start fault recovery");
+    else log_info("recovering faults left in the journal (pid %d, log %s)", (int)pid, log);
+    if (pidfd >= 0) close(pidfd);
+}
+
 int daemon_run(const struct lab *lab, char *err, size_t errlen)
 {
     struct daemon *d = xcalloc(1, sizeof *d);
@@ -190,6 +208,7 @@ int daemon_run(const struct lab *lab, char *err, size_t errlen)
     kubelet_adopt(d);
     cadvisor_start(d);
     infra_start(d);
+    recover_faults(d);
     daemon_kick(d);
     uv_timer_start(&d->resync_timer, on_resync, 1000, 1000);
     uv_timer_start(&d->checkpoint_timer, on_checkpoint, 10000, 10000);

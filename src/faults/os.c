@@ -1,0 +1,7 @@
+/* os: the os layer's faults. */
+#include "faults/fault.h"
+#include "faults/layers.h"
+
+const struct fault_type *const fault_types_os[] = {
+    NULL,
+};
