@@ -1,7 +1,7 @@
 # aiopslab — plain Makefile. `make`, `make test`, `make bench`,
 # `make SANITIZE=address,undefined test`.
 CC      ?= cc
-PKGS    := jansson yaml-0.1 sqlite3 libuv libmicrohttpd libcurl
+PKGS    := jansson yaml-0.1 sqlite3 libuv libmicrohttpd libcurl libpq hiredis
 KIT_PKGS := libmicrohttpd libcurl libpq hiredis jansson
 ifneq ($(SANITIZE),)
 BUILD   ?= build-san
