@@ -112,6 +112,11 @@ struct fault_type {
     int (*verify)(struct fault_ctx *c);
     int (*recover)(struct fault_ctx *c);
     int (*run)(struct fault_ctx *c); /* optional: the body of its detached process */
+    /* Optional, for mitigation problems: 1 when the root cause is gone from
+     * the live system however it was fixed (the Service's targetPort
+     * reaches the pods again, the role has its privileges back), 0 when it
+     * is still there, -1 on error. Types without it get no mitigation task. */
+    int (*fixed)(struct fault_ctx *c);
 };
 
 /* ---- the registry (registry.c) ------------------------------------------ */
