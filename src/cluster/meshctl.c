@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "core/util.h"
+#include "mesh/rules.h"
 
 static json_t *rules(struct daemon *d)
 {
@@ -55,26 +56,15 @@ static json_t *rule_error(const char *msg)
     return api_error(400, "BadRequest", "%s", msg);
 }
 
-/* Validate a rule as the mesh will read it (docs/mesh.md). */
+/* Validate a rule with the mesh's own parser (docs/mesh.md), so that a
+ * stored rule never makes the mesh refuse a routes table. */
 static json_t *check_rule(json_t *rule)
 {
-    const char *action = json_path_str(rule, "action", "");
-    if (strcmp(action, "delay") && strcmp(action, "reset"))
-        return rule_error("rule.action must be \"delay\" or \"reset\"");
-    if (!json_path_str(rule, "destination.namespace", NULL) || !json_path_str(rule, "destination.service", NULL))
-        return rule_error("rule.destination needs namespace and service");
-    json_t *src = json_object_get(rule, "source");
-    if (src && !json_is_null(src) &&
-        (!json_path_str(src, "namespace", NULL) || !json_path_str(src, "workload", NULL)))
-        return rule_error("rule.source needs namespace and workload (or null for any source)");
-    json_int_t pct = json_path_int(rule, "percent", 100);
-    if (pct < 1 || pct > 100) return rule_error("rule.percent must be between 1 and 100");
-    json_object_set_new(rule, "percent", json_integer(pct));
-    if (!strcmp(action, "delay")) {
-        json_int_t ms = json_path_int(rule, "delayMs", -1), jit = json_path_int(rule, "jitterMs", 0);
-        if (ms < 0 || ms > 600000) return rule_error("rule.delayMs must be between 0 and 600000");
-        if (jit < 0 || jit > ms) return rule_error("rule.jitterMs must be between 0 and delayMs");
-    }
+    struct mesh_rule u;
+    char err[256];
+    if (mesh_rule_parse(rule, &u, err, sizeof err)) return rule_error(err);
+    mesh_rule_clear(&u);
+    if (!json_object_get(rule, "percent")) json_object_set_new(rule, "percent", json_integer(100));
     return NULL;
 }
 

@@ -66,6 +66,7 @@ static int parse_request_line(struct mesh_http_dir *d)
     const char *v = line_end(d, 9);
     if (!v || memcmp(v, " HTTP/1.", 8) || (v[8] != '0' && v[8] != '1')) return -1;
     d->is_head_req = m == 4 && !memcmp(d->line, "HEAD", 4);
+    d->http10 = v[8] == '0';
     return 0;
 }
 
@@ -139,7 +140,7 @@ static int head_done(struct mesh_http *h, struct mesh_http_dir *d, int is_req, u
         h->head_req[slot] = d->is_head_req;
         if (d->chunked) d->state = S_CHUNK_SIZE;
         else if (d->has_length && d->remaining) d->state = S_BODY;
-        else d->state = S_FIRST;
+        else d->state = S_FIRST, d->msg_done = 1;
         return 0;
     }
     if (d->status < 200) {
@@ -189,33 +190,41 @@ static int line_done(struct mesh_http *h, struct mesh_http_dir *d, int is_req, u
         d->state = S_CHUNK_SIZE;
         return 0;
     case S_TRAILER:
-        if (empty) d->state = S_FIRST;
+        if (empty) d->state = S_FIRST, d->msg_done = 1;
         return 0;
     }
     return -1;
 }
 
-static void feed(struct mesh_http *h, struct mesh_http_dir *d, int is_req, const char *p, size_t n, uint64_t now,
-                 mesh_http_response_cb cb, void *ctx)
+/* Returns the bytes consumed: all of them, or (stop) those up to the end
+ * of the first message that ends within p. */
+static size_t feed(struct mesh_http *h, struct mesh_http_dir *d, int is_req, const char *p, size_t n, uint64_t now,
+                   mesh_http_response_cb cb, void *ctx, int stop)
 {
+    const char *start = p;
+    d->msg_done = 0;
     while (n > 0 && !h->off) {
+        if (stop && d->msg_done) break;
         switch (d->state) {
         case S_UNTIL_CLOSE:
-            return;
+            return (size_t)(p - start) + n;
         case S_BODY:
         case S_CHUNK_DATA: {
             size_t take = n < d->remaining ? n : (size_t)d->remaining;
             p += take;
             n -= take;
             d->remaining -= take;
-            if (!d->remaining) d->state = d->state == S_BODY ? S_FIRST : S_CHUNK_END;
+            if (!d->remaining) {
+                d->msg_done = d->state == S_BODY;
+                d->state = d->state == S_BODY ? S_FIRST : S_CHUNK_END;
+            }
             break;
         }
         default: {
             if (d->state == S_FIRST && d->line_total == 0 && *p != '\r' && *p != '\n' &&
                 !(is_req ? (*p >= 'A' && *p <= 'Z') : *p == 'H')) {
                 h->off = 1;
-                return;
+                return (size_t)(p - start) + n;
             }
             const char *nl = memchr(p, '\n', n);
             size_t seg = nl ? (size_t)(nl - p) : n;
@@ -224,20 +233,21 @@ static void feed(struct mesh_http *h, struct mesh_http_dir *d, int is_req, const
                 d->head_bytes += (uint32_t)seg + 1;
                 if (d->head_bytes > MESH_HTTP_HEAD_MAX) {
                     h->off = 1;
-                    return;
+                    return (size_t)(p - start) + n;
                 }
             }
-            if (!nl) return;
+            if (!nl) return (size_t)(p - start) + n;
             p += seg + 1;
             n -= seg + 1;
             if (line_done(h, d, is_req, now, cb, ctx)) {
                 h->off = 1;
-                return;
+                return (size_t)(p - start) + n;
             }
             line_reset(d);
         }
         }
     }
+    return (size_t)(p - start) + (h->off ? n : 0);
 }
 
 static void no_cb(void *ctx, int status, uint64_t latency_ns)
@@ -247,11 +257,31 @@ static void no_cb(void *ctx, int status, uint64_t latency_ns)
 
 void mesh_http_feed_request(struct mesh_http *h, const char *p, size_t n, uint64_t now_ns)
 {
-    if (!h->off) feed(h, &h->req, 1, p, n, now_ns, no_cb, NULL);
+    if (!h->off) feed(h, &h->req, 1, p, n, now_ns, no_cb, NULL, 0);
+}
+
+size_t mesh_http_feed_one_request(struct mesh_http *h, const char *p, size_t n, uint64_t now_ns, int *ended)
+{
+    *ended = 0;
+    if (h->off) return n;
+    size_t used = feed(h, &h->req, 1, p, n, now_ns, no_cb, NULL, 1);
+    *ended = !h->off && h->req.msg_done;
+    return used;
+}
+
+int mesh_http_idle(const struct mesh_http *h)
+{
+    return !h->off && h->q_len == 0 && h->req.state == S_FIRST && h->req.line_total == 0 &&
+           h->resp.state == S_FIRST && h->resp.line_total == 0;
+}
+
+void mesh_http_forget_request(struct mesh_http *h)
+{
+    if (h->q_len) h->q_len--;
 }
 
 void mesh_http_feed_response(struct mesh_http *h, const char *p, size_t n, uint64_t now_ns,
                              mesh_http_response_cb cb, void *ctx)
 {
-    if (!h->off) feed(h, &h->resp, 0, p, n, now_ns, cb, ctx);
+    if (!h->off) feed(h, &h->resp, 0, p, n, now_ns, cb, ctx, 0);
 }

@@ -25,6 +25,8 @@ struct mesh_http_dir {
     uint32_t line_total;  /* full length of the current line */
     int status;           /* response: status of the head being read */
     uint8_t is_head_req;  /* request: method is HEAD */
+    uint8_t http10;       /* request: HTTP/1.0 */
+    uint8_t msg_done;     /* a message ended during the last feed */
     char line[MESH_HTTP_LINE_MAX];
     char tail[12];        /* last bytes of an overlong line, for " HTTP/1.x" */
 };
@@ -46,5 +48,16 @@ void mesh_http_feed_request(struct mesh_http *h, const char *p, size_t n, uint64
  * that answers a request (not for 1xx). */
 void mesh_http_feed_response(struct mesh_http *h, const char *p, size_t n, uint64_t now_ns,
                              mesh_http_response_cb cb, void *ctx);
+
+/* The HTTP abort fault (proxy.c) answers some requests itself; it needs
+ * request boundaries. */
+/* Feed request bytes up to the end of the request in progress: returns how
+ * many bytes of p belong to it (all of n when it does not end within p, or
+ * when the connection is not HTTP), *ended = 1 when it ended there. */
+size_t mesh_http_feed_one_request(struct mesh_http *h, const char *p, size_t n, uint64_t now_ns, int *ended);
+/* 1 between messages with no request awaiting its response. */
+int mesh_http_idle(const struct mesh_http *h);
+/* Drop the newest request awaiting a response (it was answered by the mesh). */
+void mesh_http_forget_request(struct mesh_http *h);
 
 #endif

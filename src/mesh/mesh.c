@@ -188,6 +188,8 @@ static void load_routes(struct mesh *m)
     }
     mesh_routes_free(m->loop.routes);
     m->loop.routes = r;
+    m->loop.now = mono_ns();
+    mesh_proxy_routes_changed(&m->loop);
     log_info("routes generation %lld: %zu services, %zu pods, %zu rules", (long long)r->generation, r->n_services,
              r->n_pods, r->n_rules);
     sync_listeners(m);

@@ -6,14 +6,28 @@
  * buffer and send straight on; epoll interest changes only when a send
  * would block (then the source stops being read until the buffer drains),
  * which keeps the common request/response exchange at one recv and one
- * send per message, no allocation and no epoll_ctl.
+ * send per message, no allocation and no epoll_ctl. A connection without
+ * fault rules never leaves that path.
  *
- * Under a delay rule every chunk read is copied into a queue with its due
- * time (order kept: due times never go backwards) and a per-direction
- * timer sends it on. A reset rule accepts the caller and resets it on its
- * first data. A connection closed inside an event is parked on the
- * graveyard and freed after the batch, so later events of the same batch
- * that still point at it are recognised and skipped. */
+ * Faults (the verdict of rules.c) act here:
+ *   - delay, loss and bandwidth shape a direction: every chunk read is
+ *     copied into a queue with its due time (order kept: due times never go
+ *     backwards) and a per-direction timer sends it on; loss and delay also
+ *     hold the upstream connect (a lost SYN);
+ *   - reset accepts the caller and resets it on its first data;
+ *   - partition and black hole ("hang") never answer a new connection (the
+ *     shim caller waits as for a SYN that gets no answer, until Linux's SYN
+ *     retries would give up) and stall open ones until the rule goes;
+ *   - abort answers a share of HTTP requests itself (http.c finds the
+ *     request boundaries) and drops them;
+ *   - slow close holds the FIN toward the caller.
+ * Rules are matched when a connection opens and again on every routes
+ * reload, so they act on open (keep-alive) connections too.
+ *
+ * The shim port also answers cluster DNS queries (dns.c). A connection
+ * closed inside an event is parked on the graveyard and freed after the
+ * batch, so later events of the same batch that still point at it are
+ * recognised and skipped. */
 #include "mesh/proxy.h"
 
 #include <arpa/inet.h>
@@ -29,19 +43,25 @@
 #include "core/alloc.h"
 #include "core/lab.h"
 #include "core/log.h"
+#include "mesh/dns.h"
 #include "mesh/http.h"
 #include "mesh/rules.h"
 
 #define BUF_SIZE 16384
-#define DELAY_QUEUE_MAX (256 * 1024) /* bytes held per direction under a delay rule */
+#define DELAY_QUEUE_MAX (256 * 1024) /* bytes held per direction while shaped */
 #define SHIM_HEADER_LEN 12
+#define SHIM_FLAG_OOB 1 /* header byte 10: status as one urgent byte (non-blocking connect) */
+/* Linux gives up a connect after 6 SYN retransmissions: 1+2+...+64 s. */
+#define SYN_GIVE_UP_NS (127ull * 1000000000ull)
 
 enum conn_state {
     ST_HEADER,     /* shim: reading the 12-byte header */
     ST_WAIT,       /* delayed connect pending */
     ST_CONNECTING, /* upstream connect in progress */
     ST_OPEN,       /* forwarding */
-    ST_RESETTING   /* reset rule: waiting for the caller's first data */
+    ST_RESETTING,  /* reset rule: waiting for the caller's first data */
+    ST_HANG,       /* partition / black hole / lost SYNs: never answered */
+    ST_DNS         /* shim: reading a DNS query name */
 };
 
 struct chunk {
@@ -57,6 +77,8 @@ struct dir {
     struct chunk *head, *tail;
     size_t queued;
     uint64_t last_due;
+    uint64_t bw_free;         /* bandwidth: when the link is free again */
+    uint64_t fin_at;          /* slow close: when the FIN may go (0: not set) */
     struct mesh_timer timer;
     char *buf;
 };
@@ -67,8 +89,13 @@ struct mesh_conn {
     int fd[2];
     uint32_t ev[2];           /* current epoll interest */
     uint8_t reg[2];           /* registered with epoll */
-    uint8_t state, shim, closed, counted, http_on;
+    uint8_t state, shim, closed, counted, oob;
+    uint8_t stalled;          /* hang verdict on an open connection */
+    uint8_t aborting;         /* abort: the request being read is answered by the mesh */
     uint32_t peer_ip;
+    uint32_t svc_ip;          /* the Service address (to match rules again on reload) */
+    uint16_t svc_port, dns_len;
+    uint64_t abort_start;
     struct mesh_edge *edge;
     struct mesh_verdict verdict;
     struct mesh_timer connect_timer;
@@ -85,6 +112,8 @@ struct mesh_conn {
 static void conn_close(struct mesh_conn *c, int reset_caller);
 static void update_interest(struct mesh_conn *c);
 static void flush_dir(struct mesh_conn *c, int s);
+static void do_connect(struct mesh_conn *c);
+static void conn_fail(struct mesh_conn *c, enum mesh_fail_reason reason, int err);
 
 static void set_nodelay(int fd)
 {
@@ -106,12 +135,13 @@ static void on_dir_timer(struct mesh_timer *t, void *arg)
     if (!c->closed) update_interest(c);
 }
 
-static void do_connect(struct mesh_conn *c);
-
+/* A delayed connect is due, or a hung one gives up as Linux would. */
 static void on_connect_timer(struct mesh_timer *t, void *arg)
 {
     (void)t;
-    do_connect(arg);
+    struct mesh_conn *c = arg;
+    if (c->state == ST_HANG) conn_fail(c, MESH_FAIL_TIMEOUT, ETIMEDOUT);
+    else do_connect(c);
 }
 
 static struct mesh_conn *conn_new(struct mesh_loop *L, int fd, uint32_t peer_ip)
@@ -161,10 +191,14 @@ static void update_interest(struct mesh_conn *c)
     uint32_t e0 = 0, e1 = 0;
     switch (c->state) {
     case ST_HEADER:
+    case ST_DNS:
         e0 = EPOLLIN;
         break;
     case ST_RESETTING:
         e0 = EPOLLIN | (c->d[1].blocked ? EPOLLOUT : 0);
+        break;
+    case ST_HANG:
+        e0 = EPOLLRDHUP; /* only to notice the caller giving up */
         break;
     case ST_WAIT:
         break;
@@ -172,6 +206,7 @@ static void update_interest(struct mesh_conn *c)
         e1 = EPOLLOUT;
         break;
     case ST_OPEN:
+        if (c->stalled) break; /* a cut link carries nothing either way */
         if (can_read(&c->d[0])) e0 |= EPOLLIN;
         if (c->d[1].blocked) e0 |= EPOLLOUT;
         if (can_read(&c->d[1])) e1 |= EPOLLIN;
@@ -199,10 +234,11 @@ static void conn_close(struct mesh_conn *c, int reset)
     struct mesh_loop *L = c->L;
     c->closed = 1;
     for (int s = 0; s < 2; s++) {
-        if (c->fd[s] < 0) continue;
-        if (reset) set_linger0(c->fd[s]);
-        close(c->fd[s]); /* also leaves the epoll set */
-        c->fd[s] = -1;
+        if (c->fd[s] >= 0) {
+            if (reset) set_linger0(c->fd[s]);
+            close(c->fd[s]); /* also leaves the epoll set */
+            c->fd[s] = -1;
+        }
         mesh_timer_stop(&L->timers, &c->d[s].timer);
         free_chunks(&c->d[s]);
     }
@@ -231,15 +267,37 @@ void mesh_proxy_close_all(struct mesh_loop *L)
     mesh_proxy_reap(L);
 }
 
+/* The shim's status for a caller whose connect went through the mesh: one
+ * urgent byte (non-blocking connect: the shim finds it with POLLPRI, and
+ * it never mixes with the stream) or 4 bytes in-band (blocking connect). */
+static void send_status(struct mesh_conn *c, int err)
+{
+    if (c->oob) {
+        unsigned char b = err > 0 && err < 256 ? (unsigned char)err : (err ? EIO : 0);
+        ssize_t w = send(c->fd[0], &b, 1, MSG_OOB | MSG_NOSIGNAL);
+        (void)w;
+        return;
+    }
+    uint32_t status = htonl((uint32_t)err);
+    if (err) {
+        ssize_t w = send(c->fd[0], &status, sizeof status, MSG_NOSIGNAL);
+        (void)w;
+        return;
+    }
+    /* Success: ahead of the stream, through the direction's buffer. */
+    memcpy(c->d[1].buf, &status, sizeof status);
+    c->d[1].off = 0;
+    c->d[1].len = sizeof status;
+    flush_dir(c, 1);
+}
+
 /* The upstream connect failed (or there was nowhere to connect): the shim
  * caller gets the errno, a direct caller a reset. */
 static void conn_fail(struct mesh_conn *c, enum mesh_fail_reason reason, int err)
 {
     if (c->edge) c->edge->failures[reason]++;
     if (c->shim) {
-        uint32_t status = htonl((uint32_t)err);
-        ssize_t w = send(c->fd[0], &status, sizeof status, MSG_NOSIGNAL);
-        (void)w;
+        send_status(c, err);
         conn_close(c, 0);
     } else {
         conn_close(c, 1);
@@ -250,13 +308,10 @@ static void conn_established(struct mesh_conn *c)
 {
     c->state = ST_OPEN;
     if (c->shim) {
-        uint32_t status = 0;
-        memcpy(c->d[1].buf, &status, sizeof status);
-        c->d[1].off = 0;
-        c->d[1].len = sizeof status;
-        flush_dir(c, 1);
+        send_status(c, 0);
         if (c->closed) return;
     }
+    if (c->stalled) c->stalled = 0; /* set only by a reload while connecting */
     update_interest(c);
 }
 
@@ -284,6 +339,63 @@ static void do_connect(struct mesh_conn *c)
     update_interest(c);
 }
 
+/* Never answer the caller, as a cut link never answers a SYN; the shim
+ * caller's own timeout fires first, else Linux's would. */
+static void conn_hang(struct mesh_conn *c)
+{
+    c->state = ST_HANG;
+    update_interest(c);
+    mesh_timer_start(&c->L->timers, &c->connect_timer, c->L->now + SYN_GIVE_UP_NS);
+}
+
+/* The verdict is known: act on the new connection. */
+static void conn_proceed(struct mesh_conn *c, struct mesh_svc_port *sp)
+{
+    struct mesh_loop *L = c->L;
+    const struct mesh_verdict *v = &c->verdict;
+    if (v->flags & MESH_V_HANG) {
+        conn_hang(c);
+        return;
+    }
+    if (v->flags & MESH_V_RESET) {
+        c->state = ST_RESETTING;
+        if (c->shim) {
+            send_status(c, 0);
+            if (c->closed) return;
+        }
+        update_interest(c);
+        return;
+    }
+    const struct mesh_endpoint *ep = mesh_routes_pick(sp);
+    if (!ep) {
+        conn_fail(c, MESH_FAIL_NO_ENDPOINTS, ECONNREFUSED);
+        return;
+    }
+    c->up_ip = ep->ip;
+    c->up_port = ep->port;
+    if (v->flags & (MESH_V_DELAY | MESH_V_LOSS)) {
+        uint64_t wait = 0;
+        if (v->flags & MESH_V_DELAY) wait = mesh_rules_delay_ns(&v->dir[v->dir[0].delay_ms ? 0 : 1], &L->rnd);
+        if (v->flags & MESH_V_LOSS) {
+            /* The handshake is lost when the SYN or the SYN-ACK is. */
+            int a = v->dir[0].loss_percent, b = v->dir[1].loss_percent;
+            uint64_t syn = mesh_rules_loss_ns(100 - (100 - a) * (100 - b) / 100, 1, &L->rnd);
+            if (syn == MESH_LOSS_GIVE_UP) {
+                conn_hang(c);
+                return;
+            }
+            wait += syn;
+        }
+        if (wait) {
+            c->state = ST_WAIT;
+            update_interest(c);
+            mesh_timer_start(&L->timers, &c->connect_timer, L->now + wait);
+            return;
+        }
+    }
+    do_connect(c);
+}
+
 /* Destination known (Service port sp; NULL: nothing listens there). */
 static void conn_start(struct mesh_conn *c, struct mesh_svc_port *sp)
 {
@@ -297,33 +409,10 @@ static void conn_start(struct mesh_conn *c, struct mesh_svc_port *sp)
                                 sp->svc->name);
     c->edge->opened++;
     c->counted = 1;
+    c->svc_ip = sp->svc->cluster_ip;
+    c->svc_port = sp->port;
     mesh_rules_match(L->routes, src, sp, &L->rnd, &c->verdict);
-    if (c->verdict.action == MESH_VERDICT_RESET) {
-        c->state = ST_RESETTING;
-        if (c->shim) {
-            uint32_t status = 0;
-            memcpy(c->d[1].buf, &status, sizeof status);
-            c->d[1].len = sizeof status;
-            flush_dir(c, 1);
-            if (c->closed) return;
-        }
-        update_interest(c);
-        return;
-    }
-    const struct mesh_endpoint *ep = mesh_routes_pick(sp);
-    if (!ep) {
-        conn_fail(c, MESH_FAIL_NO_ENDPOINTS, ECONNREFUSED);
-        return;
-    }
-    c->up_ip = ep->ip;
-    c->up_port = ep->port;
-    if (c->verdict.action == MESH_VERDICT_DELAY) {
-        c->state = ST_WAIT;
-        update_interest(c);
-        mesh_timer_start(&L->timers, &c->connect_timer, L->now + mesh_rules_delay_ns(&c->verdict, &L->rnd));
-        return;
-    }
-    do_connect(c);
+    conn_proceed(c, sp);
 }
 
 void mesh_proxy_accept(struct mesh_loop *L, int lfd, int is_shim, uint32_t ip, uint16_t port)
@@ -348,6 +437,30 @@ void mesh_proxy_accept(struct mesh_loop *L, int lfd, int is_shim, uint32_t ip, u
     }
 }
 
+/* A DNS query from the shim: "AIOD", name length (2 bytes, network order),
+ * 6 zero bytes, the name. The answer: status (4 bytes: dns.h), the IPv4
+ * address (4 bytes), both in network order; then the mesh closes. */
+static void on_dns(struct mesh_conn *c)
+{
+    struct dir *d = &c->d[0];
+    ssize_t n = recv(c->fd[0], d->buf + d->len, c->dns_len - d->len, 0);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+        conn_close(c, 0);
+        return;
+    }
+    d->len += (uint32_t)n;
+    if (d->len < c->dns_len) return;
+    d->buf[d->len] = '\0';
+    uint32_t ip = 0;
+    int st = mesh_dns_resolve(c->L->routes, mesh_routes_pod(c->L->routes, c->peer_ip), d->buf, &c->L->rnd, &ip);
+    uint32_t answer[2] = {htonl((uint32_t)st), htonl(ip)};
+    ssize_t w = send(c->fd[0], answer, sizeof answer, MSG_NOSIGNAL);
+    (void)w;
+    d->len = 0;
+    conn_close(c, 0);
+}
+
 static void on_header(struct mesh_conn *c)
 {
     ssize_t n = recv(c->fd[0], c->hdr + c->hdr_len, SHIM_HEADER_LEN - c->hdr_len, 0);
@@ -358,6 +471,18 @@ static void on_header(struct mesh_conn *c)
     }
     c->hdr_len += (uint8_t)n;
     if (c->hdr_len < SHIM_HEADER_LEN) return;
+    if (!memcmp(c->hdr, "AIOD", 4)) {
+        uint16_t len;
+        memcpy(&len, c->hdr + 4, 2);
+        c->dns_len = ntohs(len);
+        if (c->dns_len == 0 || c->dns_len > MESH_DNS_NAME_MAX + 1) {
+            conn_close(c, 1);
+            return;
+        }
+        c->state = ST_DNS;
+        on_dns(c);
+        return;
+    }
     if (memcmp(c->hdr, "AIOM", 4)) {
         log_warn("shim port: bad header, closing");
         conn_close(c, 1);
@@ -367,6 +492,7 @@ static void on_header(struct mesh_conn *c)
     uint16_t port;
     memcpy(&ip, c->hdr + 4, 4);
     memcpy(&port, c->hdr + 8, 2);
+    c->oob = (c->hdr[10] & SHIM_FLAG_OOB) != 0;
     conn_start(c, mesh_routes_find(c->L->routes, ntohl(ip), ntohs(port)));
 }
 
@@ -381,6 +507,7 @@ static void flush_dir(struct mesh_conn *c, int s)
     struct dir *d = &c->d[s];
     int dst = c->fd[1 - s];
     d->blocked = 0;
+    if (c->stalled) return;
     while (d->len) {
         ssize_t w = send(dst, d->buf + d->off, d->len, MSG_NOSIGNAL);
         if (w < 0) {
@@ -420,16 +547,142 @@ static void flush_dir(struct mesh_conn *c, int s)
         return;
     }
     if (d->eof && !d->shut) {
+        if (s == 1 && (c->verdict.flags & MESH_V_SLOW_CLOSE)) {
+            /* slow close: the FIN toward the caller waits. */
+            if (!d->fin_at) d->fin_at = c->L->now + (uint64_t)c->verdict.slow_close_ms * 1000000ull;
+            if (c->L->now < d->fin_at) {
+                mesh_timer_start(&c->L->timers, &d->timer, d->fin_at);
+                return;
+            }
+        }
         d->shut = 1;
         shutdown(dst, SHUT_WR);
     }
     if (c->d[0].shut && c->d[1].shut) conn_close(c, 0);
 }
 
+/* Queue n bytes of direction s, due at when (never before the previous chunk). */
+static void enqueue(struct mesh_conn *c, int s, const char *p, size_t n, uint64_t when)
+{
+    struct dir *d = &c->d[s];
+    struct chunk *k = xmalloc(sizeof *k + n);
+    memcpy(k->data, p, n);
+    k->off = 0;
+    k->len = (uint32_t)n;
+    k->next = NULL;
+    if (when < d->last_due) when = d->last_due;
+    d->last_due = k->due = when;
+    if (d->tail) d->tail->next = k;
+    else d->head = k;
+    d->tail = k;
+    d->queued += n;
+}
+
+/* When a chunk of n bytes read now in direction s arrives on the other
+ * side, under delay, loss and bandwidth. */
+static uint64_t shaped_due(struct mesh_conn *c, int s, size_t n)
+{
+    struct mesh_loop *L = c->L;
+    const struct mesh_dir_verdict *v = &c->verdict.dir[s];
+    struct dir *d = &c->d[s];
+    uint64_t due = L->now;
+    if (v->delay_ms || v->jitter_ms) due += mesh_rules_delay_ns(v, &L->rnd);
+    if (v->loss_percent) {
+        uint64_t extra = mesh_rules_loss_ns(v->loss_percent, 0, &L->rnd);
+        if (extra == MESH_LOSS_GIVE_UP) return UINT64_MAX; /* this and all later bytes never arrive */
+        due += extra;
+    }
+    if (v->bytes_per_second) {
+        /* Token bucket of one chunk: the link sends n bytes in n / rate. */
+        uint64_t start = due > d->bw_free ? due : d->bw_free;
+        due = start + (uint64_t)((double)n * 1e9 / (double)v->bytes_per_second);
+        d->bw_free = due;
+    }
+    return due;
+}
+
+static const char *reason_phrase(int code)
+{
+    switch (code) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+    }
+}
+
+/* The mesh's own answer to an aborted request, as Envoy's fault filter
+ * gives it; the connection stays usable (HTTP/1.0: closed after it). */
+static void abort_answer(struct mesh_conn *c)
+{
+    static const char body[] = "fault filter abort";
+    int v10 = c->http.req.http10, head = c->http.req.is_head_req;
+    char resp[256];
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 %d %s\r\ncontent-length: %zu\r\ncontent-type: text/plain\r\n%s\r\n%s",
+                     c->verdict.abort_status, reason_phrase(c->verdict.abort_status), sizeof body - 1,
+                     v10 ? "connection: close\r\n" : "", head ? "" : body);
+    mesh_http_forget_request(&c->http);
+    mesh_edge_request(c->edge, c->verdict.abort_status, c->L->now - c->abort_start);
+    enqueue(c, 1, resp, (size_t)n, c->L->now);
+    if (v10) c->d[0].eof = c->d[1].eof = 1;
+}
+
+/* abort: split what the caller sent into requests; answer the chosen ones
+ * here and keep the rest (compacted in place). Only requests that start
+ * with no other request awaiting its answer are chosen, so that answers
+ * keep their order. Returns the bytes left to forward. */
+static size_t abort_filter(struct mesh_conn *c, char *p, size_t n)
+{
+    struct mesh_loop *L = c->L;
+    size_t in = 0, out = 0;
+    while (in < n && !c->http.off) {
+        if (!c->aborting && mesh_http_idle(&c->http) &&
+            (int)(mesh_rand(&L->rnd) % 100) < c->verdict.abort_percent) {
+            c->aborting = 1;
+            c->abort_start = L->now;
+        }
+        int ended;
+        size_t used = mesh_http_feed_one_request(&c->http, p + in, n - in, L->now, &ended);
+        if (!c->aborting || c->http.off) {
+            memmove(p + out, p + in, used);
+            out += used;
+        } else if (ended) {
+            abort_answer(c);
+        }
+        if (ended || c->http.off) c->aborting = 0;
+        in += used;
+    }
+    memmove(p + out, p + in, n - in);
+    return out + (n - in);
+}
+
+/* How much to read at once: under a bandwidth cap, about 50 ms of it, so
+ * that the bytes go out as a stream and not as rare bursts. */
+static size_t read_size(const struct mesh_conn *c, int s)
+{
+    uint64_t rate = c->verdict.dir[s].bytes_per_second;
+    if (!rate || rate / 20 >= BUF_SIZE) return BUF_SIZE;
+    return rate / 20 ? (size_t)(rate / 20) : 1;
+}
+
 static void on_readable(struct mesh_conn *c, int s)
 {
     struct dir *d = &c->d[s];
-    ssize_t n = recv(c->fd[s], d->buf, BUF_SIZE, 0);
+    uint32_t flags = c->verdict.flags;
+    if (s == 0 && (flags & MESH_V_RESET)) { /* a reset rule came for an open connection */
+        conn_close(c, 1);
+        return;
+    }
+    ssize_t n = recv(c->fd[s], d->buf, (flags & MESH_V_BANDWIDTH) ? read_size(c, s) : BUF_SIZE, 0);
     if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) return;
         conn_close(c, 1); /* a reset on one side resets the other */
@@ -443,24 +696,23 @@ static void on_readable(struct mesh_conn *c, int s)
     struct mesh_loop *L = c->L;
     if (s == 0) {
         c->edge->sent_bytes += (uint64_t)n;
-        if (!c->http.off) mesh_http_feed_request(&c->http, d->buf, (size_t)n, L->now);
+        if ((flags & MESH_V_ABORT) && !c->http.off) {
+            n = (ssize_t)abort_filter(c, d->buf, (size_t)n);
+            if (c->d[1].head) flush_dir(c, 1);
+            if (c->closed) return;
+            if (n == 0) {
+                if (d->eof) flush_dir(c, s);
+                return;
+            }
+        } else if (!c->http.off) {
+            mesh_http_feed_request(&c->http, d->buf, (size_t)n, L->now);
+        }
     } else {
         c->edge->received_bytes += (uint64_t)n;
         if (!c->http.off) mesh_http_feed_response(&c->http, d->buf, (size_t)n, L->now, on_http_response, c->edge);
     }
-    if (c->verdict.action == MESH_VERDICT_DELAY) {
-        struct chunk *k = xmalloc(sizeof *k + (size_t)n);
-        memcpy(k->data, d->buf, (size_t)n);
-        k->off = 0;
-        k->len = (uint32_t)n;
-        k->next = NULL;
-        uint64_t due = L->now + mesh_rules_delay_ns(&c->verdict, &L->rnd);
-        if (due < d->last_due) due = d->last_due;
-        d->last_due = k->due = due;
-        if (d->tail) d->tail->next = k;
-        else d->head = k;
-        d->tail = k;
-        d->queued += (size_t)n;
+    if ((flags & (s ? MESH_V_SHAPE_FROM : MESH_V_SHAPE_TO)) || d->head) {
+        enqueue(c, s, d->buf, (size_t)n, (flags & (s ? MESH_V_SHAPE_FROM : MESH_V_SHAPE_TO)) ? shaped_due(c, s, (size_t)n) : L->now);
         if (!d->blocked) flush_dir(c, s);
         return;
     }
@@ -483,6 +735,12 @@ void mesh_proxy_event(struct mesh_loop *L, struct mesh_handle *h, uint32_t event
     case ST_HEADER:
         on_header(c);
         break;
+    case ST_DNS:
+        on_dns(c);
+        break;
+    case ST_HANG:
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) conn_close(c, 0);
+        return;
     case ST_RESETTING:
         if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
             conn_close(c, 1);
@@ -517,4 +775,31 @@ void mesh_proxy_event(struct mesh_loop *L, struct mesh_handle *h, uint32_t event
     }
     (void)L;
     if (!c->closed) update_interest(c);
+}
+
+void mesh_proxy_routes_changed(struct mesh_loop *L)
+{
+    struct mesh_conn *next;
+    for (struct mesh_conn *c = L->conns; c; c = next) {
+        next = c->next;
+        if (!c->counted || c->closed) continue; /* still reading its shim header */
+        struct mesh_svc_port *sp = mesh_routes_find(L->routes, c->svc_ip, c->svc_port);
+        if (sp) mesh_rules_match(L->routes, mesh_routes_pod(L->routes, c->peer_ip), sp, &L->rnd, &c->verdict);
+        else memset(&c->verdict, 0, sizeof c->verdict); /* the Service is gone: its rules too */
+        int hang = (c->verdict.flags & MESH_V_HANG) != 0;
+        if (c->state == ST_HANG && !hang && sp) {
+            /* The link is back: the next SYN retransmission gets through. */
+            mesh_timer_stop(&L->timers, &c->connect_timer);
+            conn_proceed(c, sp);
+        } else if (c->state == ST_OPEN && hang != c->stalled) {
+            c->stalled = (uint8_t)hang;
+            if (!hang) {
+                flush_dir(c, 0);
+                if (!c->closed) flush_dir(c, 1);
+            }
+            if (!c->closed) update_interest(c);
+        } else if (c->state == ST_WAIT || c->state == ST_CONNECTING) {
+            c->stalled = 0;
+        }
+    }
 }

@@ -1,6 +1,6 @@
 /* proxy: the mesh's event loop state and the per-connection state machine
  * (shim header → upstream connect → status → byte forwarding, with the
- * delay and reset faults). mesh.c owns the listeners and the loop; proxy.c
+ * network faults of rules.h; DNS queries from the shim). mesh.c owns the listeners and the loop; proxy.c
  * owns connections. Single-threaded: everything here runs on the loop. */
 #ifndef MESH_PROXY_H
 #define MESH_PROXY_H
@@ -48,6 +48,10 @@ struct mesh_loop {
 void mesh_proxy_accept(struct mesh_loop *L, int lfd, int is_shim, uint32_t ip, uint16_t port);
 /* An epoll event for a MESH_H_CONN handle. */
 void mesh_proxy_event(struct mesh_loop *L, struct mesh_handle *h, uint32_t events);
+/* The routes table was replaced: match open connections against its rules
+ * again (a fault acts on connections already open; a healed partition lets
+ * hung connects through). */
+void mesh_proxy_routes_changed(struct mesh_loop *L);
 /* Free connections closed during the last batch of events. */
 void mesh_proxy_reap(struct mesh_loop *L);
 /* Close every connection (shutdown). */

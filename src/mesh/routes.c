@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "mesh/rules.h"
 
 int mesh_ip_parse(const char *s, uint32_t *ip)
 {
@@ -52,14 +53,7 @@ void mesh_routes_free(struct mesh_routes *r)
         free(r->pods[i].workload);
     }
     free(r->pods);
-    for (size_t i = 0; i < r->n_rules; i++) {
-        struct mesh_rule *u = &r->rules[i];
-        free(u->id);
-        free(u->src_ns);
-        free(u->src_workload);
-        free(u->dst_ns);
-        free(u->dst_service);
-    }
+    for (size_t i = 0; i < r->n_rules; i++) mesh_rule_clear(&r->rules[i]);
     free(r->rules);
     free(r->by_addr);
     free(r);
@@ -141,46 +135,6 @@ static int parse_service(json_t *js, struct mesh_service *s, char *err, size_t e
     return 0;
 }
 
-static int parse_rule(json_t *jr, struct mesh_rule *u, char *err, size_t errlen)
-{
-    u->id = dup_str(jr, "id", "");
-    const char *action = json_string_value(json_object_get(jr, "action"));
-    if (action && !strcmp(action, "delay")) u->action = MESH_RULE_DELAY;
-    else if (action && !strcmp(action, "reset")) u->action = MESH_RULE_RESET;
-    else {
-        snprintf(err, errlen, "rule %s: unknown action", u->id);
-        return -EINVAL;
-    }
-    json_t *src = json_object_get(jr, "source");
-    if (json_is_object(src)) {
-        u->src_ns = dup_str(src, "namespace", "default");
-        u->src_workload = dup_str(src, "workload", NULL);
-    }
-    json_t *dst = json_object_get(jr, "destination");
-    u->dst_ns = dup_str(dst, "namespace", "default");
-    u->dst_service = dup_str(dst, "service", NULL);
-    if (!json_is_object(dst) || !u->dst_service) {
-        snprintf(err, errlen, "rule %s: destination service missing", u->id);
-        return -EINVAL;
-    }
-    if (json_object_get(dst, "port") && get_port(dst, "port", &u->port)) {
-        snprintf(err, errlen, "rule %s: bad destination port", u->id);
-        return -EINVAL;
-    }
-    json_int_t pct = json_integer_value(json_object_get(jr, "percent"));
-    if (!json_object_get(jr, "percent")) pct = 100;
-    json_int_t delay = json_integer_value(json_object_get(jr, "delayMs"));
-    json_int_t jitter = json_integer_value(json_object_get(jr, "jitterMs"));
-    if (pct < 1 || pct > 100 || delay < 0 || delay > 3600000 || jitter < 0 || jitter > 3600000) {
-        snprintf(err, errlen, "rule %s: percent, delayMs or jitterMs out of range", u->id);
-        return -EINVAL;
-    }
-    u->percent = (int)pct;
-    u->delay_ms = (uint32_t)delay;
-    u->jitter_ms = (uint32_t)jitter;
-    return 0;
-}
-
 int mesh_routes_parse(const char *text, size_t len, struct mesh_routes **out, char *err, size_t errlen)
 {
     json_error_t jerr;
@@ -230,8 +184,8 @@ int mesh_routes_parse(const char *text, size_t len, struct mesh_routes **out, ch
     size_t nr = json_array_size(rules);
     r->rules = xcalloc(nr ? nr : 1, sizeof *r->rules);
     for (size_t i = 0; i < nr; i++) {
+        if ((rc = mesh_rule_parse(json_array_get(rules, i), &r->rules[i], err, errlen))) goto out;
         r->n_rules = i + 1;
-        if ((rc = parse_rule(json_array_get(rules, i), &r->rules[i], err, errlen))) goto out;
     }
 out:
     json_decref(root);

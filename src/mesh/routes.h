@@ -42,16 +42,41 @@ struct mesh_pod {
     char *ns, *name, *workload;
 };
 
-enum mesh_rule_action { MESH_RULE_DELAY, MESH_RULE_RESET };
+/* The fault kinds (docs/mesh.md, "Rules"). */
+enum mesh_rule_action {
+    MESH_RULE_DELAY,
+    MESH_RULE_RESET,
+    MESH_RULE_LOSS,
+    MESH_RULE_BANDWIDTH,
+    MESH_RULE_PARTITION,
+    MESH_RULE_BLACKHOLE,
+    MESH_RULE_ABORT,
+    MESH_RULE_SLOW_CLOSE,
+    MESH_RULE_DNS,
+    MESH_RULE_N
+};
+
+/* direction: bytes toward the service (requests), from it (responses), or
+ * both; for a partition, connections source → service, the reverse, or both. */
+enum { MESH_DIR_TO = 1, MESH_DIR_FROM = 2, MESH_DIR_BOTH = 3 };
+
+enum { MESH_DNS_NXDOMAIN = 1, MESH_DNS_SERVFAIL = 2 };
 
 struct mesh_rule {
     char *id;
     enum mesh_rule_action action;
     char *src_ns, *src_workload; /* NULL: any source */
-    char *dst_ns, *dst_service;
+    char *dst_ns, *dst_service;  /* NULL only for a dns rule that names a host */
+    char *name;                  /* dns: the name it fails (lowercase, no final dot), or NULL */
     uint16_t port;               /* 0: any port of the service */
-    uint32_t delay_ms, jitter_ms;
-    int percent;                 /* 1..100 */
+    uint8_t direction;           /* MESH_DIR_* */
+    uint32_t delay_ms, jitter_ms; /* delay */
+    uint32_t slow_close_ms;       /* slow_close */
+    int percent;                 /* 0..100 of connections (abort: of requests) */
+    int loss_percent;            /* loss: 1..100 of packets */
+    uint64_t bytes_per_second;   /* bandwidth */
+    int http_status;             /* abort: 100..599 */
+    int dns_error;               /* dns: MESH_DNS_* */
 };
 
 struct mesh_routes {

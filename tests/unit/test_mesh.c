@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "mesh/dns.h"
 #include "mesh/http.h"
 #include "mesh/metrics.h"
 #include "mesh/routes.h"
@@ -111,24 +112,26 @@ static void test_rules_match(void)
     struct mesh_verdict v;
     /* frontend → user-service: the delay rule (first, 100%). */
     mesh_rules_match(r, fe, user, &rnd, &v);
-    T_EQ_INT(v.action, MESH_VERDICT_DELAY);
-    T_EQ_INT(v.delay_ms, 200);
+    T_CHECK(v.flags & MESH_V_DELAY);
+    T_CHECK((v.flags & MESH_V_SHAPE_TO) && (v.flags & MESH_V_SHAPE_FROM));
+    T_EQ_INT(v.dir[0].delay_ms, 200);
+    T_EQ_INT(v.dir[1].jitter_ms, 20);
     /* Nobody → frontend. */
     mesh_rules_match(r, fe, front, &rnd, &v);
-    T_EQ_INT(v.action, MESH_VERDICT_NONE);
+    T_EQ_INT(v.flags, 0);
     /* Other sources on port 9000: r2 is for port 9090 only. */
     mesh_rules_match(r, us, grpc, &rnd, &v);
-    T_EQ_INT(v.action, MESH_VERDICT_NONE);
+    T_EQ_INT(v.flags, 0);
     /* Unknown source → user-service:9090: r2 at 50%, roughly half. */
     int resets = 0;
     for (int i = 0; i < 2000; i++) {
         mesh_rules_match(r, NULL, user, &rnd, &v);
-        T_CHECK(v.action != MESH_VERDICT_DELAY);
-        resets += v.action == MESH_VERDICT_RESET;
+        T_CHECK(!(v.flags & MESH_V_DELAY));
+        resets += (v.flags & MESH_V_RESET) != 0;
     }
     T_CHECK(resets > 850 && resets < 1150);
     /* Jitter stays within delay ± jitter. */
-    struct mesh_verdict d = {MESH_VERDICT_DELAY, 200, 20};
+    struct mesh_dir_verdict d = {.delay_ms = 200, .jitter_ms = 20};
     uint64_t lo = UINT64_MAX, hi = 0;
     for (int i = 0; i < 1000; i++) {
         uint64_t ns = mesh_rules_delay_ns(&d, &rnd);
@@ -138,6 +141,250 @@ static void test_rules_match(void)
     T_CHECK(lo >= 180000000ull && lo < 190000000ull);
     T_CHECK(hi <= 220000000ull && hi > 210000000ull);
     mesh_routes_free(r);
+}
+
+/* Parse one rule object given as JSON text; 0 or the parser's error. */
+static int rule_of(const char *text, struct mesh_rule *u, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, 0, &jerr);
+    T_CHECK(j);
+    int rc = mesh_rule_parse(j, u, err, errlen);
+    json_decref(j);
+    return rc;
+}
+
+static void test_rule_parse(void)
+{
+    struct mesh_rule u;
+    char err[256];
+    const char *dst = "\"destination\": {\"namespace\": \"ns\", \"service\": \"user-service\"}";
+    char text[512];
+    snprintf(text, sizeof text, "{\"id\": \"l1\", \"action\": \"loss\", \"lossPercent\": 30, \"direction\": \"to\", %s}", dst);
+    T_EQ_INT(rule_of(text, &u, err, sizeof err), 0);
+    T_EQ_INT(u.action, MESH_RULE_LOSS);
+    T_EQ_INT(u.loss_percent, 30);
+    T_EQ_INT(u.direction, MESH_DIR_TO);
+    T_EQ_INT(u.percent, 100);
+    mesh_rule_clear(&u);
+    snprintf(text, sizeof text, "{\"action\": \"dns\", \"dnsError\": \"servfail\", \"name\": \"User-MongoDB.\"}");
+    T_EQ_INT(rule_of(text, &u, err, sizeof err), 0);
+    T_EQ_STR(u.name, "user-mongodb");
+    T_EQ_INT(u.dns_error, MESH_DNS_SERVFAIL);
+    T_CHECK(u.dst_service == NULL);
+    mesh_rule_clear(&u);
+
+    /* Each bad rule fails with a message naming the field. */
+    struct { const char *fields, *word; } bad[] = {
+        {"\"action\": \"loss\", \"lossPercent\": 0", "lossPercent"},
+        {"\"action\": \"loss\"", "lossPercent is required"},
+        {"\"action\": \"delay\", \"delayMs\": 100, \"jitterMs\": 200", "jitterMs"},
+        {"\"action\": \"delay\", \"delayMs\": 600001", "delayMs"},
+        {"\"action\": \"bandwidth\", \"bytesPerSecond\": 0", "bytesPerSecond"},
+        {"\"action\": \"abort\", \"httpStatus\": 600", "httpStatus"},
+        {"\"action\": \"abort\", \"httpStatus\": \"503\"", "integer"},
+        {"\"action\": \"slow_close\", \"slowCloseMs\": 0", "slowCloseMs"},
+        {"\"action\": \"reset\", \"percent\": 101", "percent"},
+        {"\"action\": \"reset\", \"direction\": \"to\"", "direction applies"},
+        {"\"action\": \"delay\", \"delayMs\": 1, \"direction\": \"up\"", "direction must be"},
+        {"\"action\": \"partition\"", "needs a source"},
+        {"\"action\": \"blackhole\", \"source\": {\"namespace\": \"ns\", \"workload\": \"w\"}", "no source"},
+        {"\"action\": \"dns\", \"dnsError\": \"refused\"", "dnsError"},
+        {"\"action\": \"teleport\"", "action must be"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "{\"id\": \"b\", %s, %s}", bad[i].fields, dst);
+        err[0] = '\0';
+        T_EQ_INT(rule_of(text, &u, err, sizeof err), -EINVAL);
+        if (!strstr(err, bad[i].word)) fprintf(stderr, "# rule %zu: \"%s\"\n", i, err);
+        T_CHECK(strstr(err, bad[i].word) != NULL);
+        T_CHECK(strncmp(err, "rule b:", 7) == 0);
+    }
+    /* A dns rule needs a name or a destination; the others a destination. */
+    T_EQ_INT(rule_of("{\"action\": \"dns\", \"dnsError\": \"nxdomain\"}", &u, err, sizeof err), -EINVAL);
+    T_EQ_INT(rule_of("{\"action\": \"reset\"}", &u, err, sizeof err), -EINVAL);
+}
+
+/* Services a (backed by pod a-1 of workload a) and b (pod b-1 of b), and
+ * the given rules. */
+static struct mesh_routes *two_services(const char *rules)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "{\"services\": ["
+             " {\"namespace\": \"ns\", \"name\": \"a\", \"clusterIP\": \"127.100.1.1\", \"ports\": [{\"port\": 80,"
+             "   \"endpoints\": [{\"ip\": \"127.100.64.1\", \"port\": 80, \"pod\": \"a-1\"}]}]},"
+             " {\"namespace\": \"ns\", \"name\": \"b\", \"clusterIP\": \"127.100.1.2\", \"ports\": [{\"port\": 80,"
+             "   \"endpoints\": [{\"ip\": \"127.100.64.2\", \"port\": 80, \"pod\": \"b-1\"}]}]},"
+             " {\"namespace\": \"other\", \"name\": \"c\", \"clusterIP\": \"127.100.1.3\", \"ports\": [{\"port\": 80}]}],"
+             " \"pods\": [{\"ip\": \"127.100.64.1\", \"namespace\": \"ns\", \"name\": \"a-1\", \"workload\": \"a\"},"
+             "  {\"ip\": \"127.100.64.2\", \"namespace\": \"ns\", \"name\": \"b-1\", \"workload\": \"b\"},"
+             "  {\"ip\": \"127.100.64.3\", \"namespace\": \"ns\", \"name\": \"x-1\", \"workload\": \"x\"}],"
+             " \"rules\": [%s]}",
+             rules);
+    return load(text);
+}
+
+static void test_rules_kinds_and_directions(void)
+{
+    struct mesh_routes *r = two_services(
+        "{\"id\": \"p\", \"action\": \"partition\", \"direction\": \"both\","
+        " \"source\": {\"namespace\": \"ns\", \"workload\": \"a\"}, \"destination\": {\"namespace\": \"ns\", \"service\": \"b\"}},"
+        "{\"id\": \"bw\", \"action\": \"bandwidth\", \"bytesPerSecond\": 1000, \"direction\": \"from\","
+        " \"destination\": {\"namespace\": \"ns\", \"service\": \"a\"}},"
+        "{\"id\": \"d2\", \"action\": \"delay\", \"delayMs\": 50, \"direction\": \"to\","
+        " \"destination\": {\"namespace\": \"ns\", \"service\": \"a\"}},"
+        "{\"id\": \"d3\", \"action\": \"delay\", \"delayMs\": 999,"
+        " \"destination\": {\"namespace\": \"ns\", \"service\": \"a\"}},"
+        "{\"id\": \"ab\", \"action\": \"abort\", \"httpStatus\": 503, \"percent\": 40,"
+        " \"destination\": {\"namespace\": \"ns\", \"service\": \"a\"}},"
+        "{\"id\": \"sc\", \"action\": \"slow_close\", \"slowCloseMs\": 300,"
+        " \"destination\": {\"namespace\": \"ns\", \"service\": \"a\"}},"
+        "{\"id\": \"bh\", \"action\": \"blackhole\", \"percent\": 0,"
+        " \"destination\": {\"namespace\": \"ns\", \"service\": \"a\"}},"
+        "{\"id\": \"dn\", \"action\": \"dns\", \"dnsError\": \"nxdomain\","
+        " \"destination\": {\"namespace\": \"ns\", \"service\": \"a\"}}");
+    struct mesh_svc_port *a = mesh_routes_find(r, ip("127.100.1.1"), 80), *b = mesh_routes_find(r, ip("127.100.1.2"), 80);
+    const struct mesh_pod *pa = mesh_routes_pod(r, ip("127.100.64.1")), *pb = mesh_routes_pod(r, ip("127.100.64.2")),
+                          *px = mesh_routes_pod(r, ip("127.100.64.3"));
+    uint64_t rnd = 7;
+    struct mesh_verdict v;
+    /* Partition both ways: a → b, and b's pods → a (the service of workload a). */
+    mesh_rules_match(r, pa, b, &rnd, &v);
+    T_CHECK(v.flags & MESH_V_HANG);
+    mesh_rules_match(r, pb, a, &rnd, &v);
+    T_CHECK(v.flags & MESH_V_HANG);
+    /* Another source reaches both; only a's rules act on x → a. */
+    mesh_rules_match(r, px, b, &rnd, &v);
+    T_EQ_INT(v.flags, 0);
+    mesh_rules_match(r, px, a, &rnd, &v);
+    T_CHECK(!(v.flags & MESH_V_HANG)); /* the black hole is at 0 % */
+    /* bandwidth only on responses; the first delay rule (to) wins over d3. */
+    T_EQ_INT(v.dir[1].bytes_per_second, 1000);
+    T_EQ_INT(v.dir[0].bytes_per_second, 0);
+    T_EQ_INT(v.dir[0].delay_ms, 50);
+    T_EQ_INT(v.dir[1].delay_ms, 0);
+    T_CHECK((v.flags & MESH_V_SHAPE_TO) && (v.flags & MESH_V_SHAPE_FROM));
+    /* abort: decided per request (its percent kept), slow close, no dns. */
+    T_CHECK(v.flags & MESH_V_ABORT);
+    T_EQ_INT(v.abort_percent, 40);
+    T_EQ_INT(v.abort_status, 503);
+    T_CHECK(v.flags & MESH_V_SLOW_CLOSE);
+    T_EQ_INT(v.slow_close_ms, 300);
+    T_CHECK(!(v.flags & MESH_V_RESET));
+    mesh_routes_free(r);
+
+    /* One direction only: a → b hangs, b → a does not. */
+    r = two_services("{\"id\": \"p\", \"action\": \"partition\", \"direction\": \"to\","
+                     " \"source\": {\"namespace\": \"ns\", \"workload\": \"a\"}, \"destination\": {\"namespace\": \"ns\", \"service\": \"b\"}}");
+    a = mesh_routes_find(r, ip("127.100.1.1"), 80);
+    b = mesh_routes_find(r, ip("127.100.1.2"), 80);
+    pa = mesh_routes_pod(r, ip("127.100.64.1"));
+    pb = mesh_routes_pod(r, ip("127.100.64.2"));
+    mesh_rules_match(r, pa, b, &rnd, &v);
+    T_CHECK(v.flags & MESH_V_HANG);
+    mesh_rules_match(r, pb, a, &rnd, &v);
+    T_EQ_INT(v.flags, 0);
+    mesh_routes_free(r);
+}
+
+static void test_loss_model(void)
+{
+    uint64_t rnd = 99;
+    T_EQ_INT(mesh_rules_loss_ns(0, 0, &rnd), 0);
+    T_CHECK(mesh_rules_loss_ns(100, 0, &rnd) == MESH_LOSS_GIVE_UP);
+    T_CHECK(mesh_rules_loss_ns(100, 1, &rnd) == MESH_LOSS_GIVE_UP);
+    /* Penalties are sums of doubling timeouts: 0, 200, 600, 1400 ms... for
+     * data, 0, 1, 3, 7 s... for a SYN; at 50 % about half are late. */
+    int late = 0;
+    for (int i = 0; i < 2000; i++) {
+        uint64_t ns = mesh_rules_loss_ns(50, 0, &rnd);
+        T_CHECK(ns != MESH_LOSS_GIVE_UP);
+        uint64_t ms = ns / 1000000, k = ms / 200 + 1;
+        T_CHECK(ns % 1000000 == 0);
+        if (ms < 100000) T_CHECK((k & (k - 1)) == 0); /* ms = 200 * (2^j - 1) below the 120 s RTO cap */
+        late += ns > 0;
+        uint64_t syn = mesh_rules_loss_ns(50, 1, &rnd);
+        if (syn != MESH_LOSS_GIVE_UP) { /* at most 6 retries: 1 + 2 + ... + 32 s */
+            T_CHECK(syn <= 63000000000ull);
+            uint64_t s = syn / 1000000000ull + 1;
+            T_CHECK(syn % 1000000000ull == 0 && (s & (s - 1)) == 0);
+        }
+    }
+    T_CHECK(late > 850 && late < 1150);
+    /* At 99 % TCP gives up most of the time. */
+    int gave_up = 0;
+    for (int i = 0; i < 200; i++) gave_up += mesh_rules_loss_ns(99, 0, &rnd) == MESH_LOSS_GIVE_UP;
+    T_CHECK(gave_up > 150);
+}
+
+static void test_dns_resolve(void)
+{
+    struct mesh_routes *r = two_services(
+        "{\"id\": \"n1\", \"action\": \"dns\", \"dnsError\": \"servfail\", \"name\": \"api.example.com\"},"
+        "{\"id\": \"n2\", \"action\": \"dns\", \"dnsError\": \"nxdomain\","
+        " \"source\": {\"namespace\": \"ns\", \"workload\": \"x\"}, \"destination\": {\"namespace\": \"ns\", \"service\": \"b\"}}");
+    const struct mesh_pod *pa = mesh_routes_pod(r, ip("127.100.64.1")), *px = mesh_routes_pod(r, ip("127.100.64.3"));
+    uint64_t rnd = 1;
+    uint32_t addr = 0;
+    const char *names[] = {"b", "B.", "b.ns", "b.ns.svc", "b.ns.svc.cluster.local", "b.ns.svc.cluster.local."};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        addr = 0;
+        T_EQ_INT(mesh_dns_resolve(r, pa, names[i], &rnd, &addr), MESH_DNS_FOUND);
+        T_EQ_INT(addr, ip("127.100.1.2"));
+        /* The dns rule fails every name of b, for workload x only. */
+        T_EQ_INT(mesh_dns_resolve(r, px, names[i], &rnd, &addr), MESH_DNS_NXDOMAIN);
+    }
+    /* Bare names resolve in the asker's namespace ("default" for non-pods). */
+    T_EQ_INT(mesh_dns_resolve(r, NULL, "b", &rnd, &addr), MESH_DNS_PASS);
+    T_EQ_INT(mesh_dns_resolve(r, pa, "c", &rnd, &addr), MESH_DNS_PASS);
+    T_EQ_INT(mesh_dns_resolve(r, pa, "c.other", &rnd, &addr), MESH_DNS_FOUND);
+    T_EQ_INT(addr, ip("127.100.1.3"));
+    /* The cluster's own zone is authoritative; other names go to libc. */
+    T_EQ_INT(mesh_dns_resolve(r, pa, "nope.ns.svc.cluster.local", &rnd, &addr), MESH_DNS_NXDOMAIN);
+    T_EQ_INT(mesh_dns_resolve(r, pa, "nope.ns.svc", &rnd, &addr), MESH_DNS_NXDOMAIN);
+    T_EQ_INT(mesh_dns_resolve(r, pa, "localhost", &rnd, &addr), MESH_DNS_PASS);
+    T_EQ_INT(mesh_dns_resolve(r, pa, "www.example.com", &rnd, &addr), MESH_DNS_PASS);
+    T_EQ_INT(mesh_dns_resolve(r, pa, "bad name", &rnd, &addr), MESH_DNS_PASS);
+    /* A rule by name fails that name, even outside the cluster. */
+    T_EQ_INT(mesh_dns_resolve(r, pa, "API.example.com", &rnd, &addr), MESH_DNS_SERVFAIL);
+    mesh_routes_free(r);
+}
+
+/* Request boundaries for the abort fault: two pipelined requests with
+ * bodies, split at every byte, come out as two spans. */
+static void test_http_request_spans(void)
+{
+    const char *two = "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+                      "GET /b HTTP/1.0\r\n\r\n";
+    size_t first = strlen("POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+    struct mesh_http h;
+    mesh_http_init(&h);
+    T_CHECK(mesh_http_idle(&h));
+    int ended = 0;
+    size_t used = mesh_http_feed_one_request(&h, two, strlen(two), 1, &ended);
+    T_EQ_INT(used, first);
+    T_CHECK(ended);
+    T_CHECK(!mesh_http_idle(&h)); /* awaiting its response */
+    mesh_http_forget_request(&h);
+    T_CHECK(mesh_http_idle(&h));
+    used = mesh_http_feed_one_request(&h, two + first, strlen(two) - first, 1, &ended);
+    T_EQ_INT(used, strlen(two) - first);
+    T_CHECK(ended);
+    T_CHECK(h.req.http10);
+    /* Byte by byte: ends exactly once, at the last byte of the first request. */
+    mesh_http_init(&h);
+    int ends = 0;
+    for (size_t i = 0; i < first; i++) {
+        T_EQ_INT(mesh_http_feed_one_request(&h, two + i, 1, 1, &ended), 1);
+        ends += ended;
+        if (ended) T_EQ_INT(i, first - 1);
+    }
+    T_EQ_INT(ends, 1);
+    /* Not HTTP: everything is one span, never ended. */
+    mesh_http_init(&h);
+    T_EQ_INT(mesh_http_feed_one_request(&h, "\x16\x03\x01", 3, 1, &ended), 3);
+    T_CHECK(!ended && h.off);
 }
 
 struct seen {
@@ -330,6 +577,11 @@ int main(void)
     T_RUN(test_routes_parse_and_lookup);
     T_RUN(test_routes_reject_bad_input);
     T_RUN(test_rules_match);
+    T_RUN(test_rule_parse);
+    T_RUN(test_rules_kinds_and_directions);
+    T_RUN(test_loss_model);
+    T_RUN(test_dns_resolve);
+    T_RUN(test_http_request_spans);
     T_RUN(test_http_framing);
     T_RUN(test_http_not_http);
     T_RUN(test_metrics_exposition);
