@@ -13,8 +13,8 @@ static struct kit_pg *geo_db;
 static int geo_seed(struct kit *k, PGconn *c)
 {
     if (hr_seed_exec(k, c,
-                     "CREATE TABLE IF NOT EXISTS geo (hotel_id integer PRIMARY KEY, lat double precision NOT NULL, lon "
-                     "double precision NOT NULL)",
+                     "CREATE TABLE IF NOT EXISTS geo (hotel_id integer CONSTRAINT geo_pkey PRIMARY KEY, lat double precision NOT "
+                     "NULL, lon double precision NOT NULL)",
                      0, NULL))
         return -1;
     long n = hr_seed_count(k, c, "SELECT count(*) FROM geo");

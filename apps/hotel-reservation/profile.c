@@ -28,7 +28,7 @@ static json_t *profile_json(const struct hr_hotel *h)
 
 static int profile_seed(struct kit *k, PGconn *c)
 {
-    if (hr_seed_exec(k, c, "CREATE TABLE IF NOT EXISTS hotels (hotel_id integer PRIMARY KEY, profile jsonb NOT NULL)",
+    if (hr_seed_exec(k, c, "CREATE TABLE IF NOT EXISTS hotels (hotel_id integer CONSTRAINT hotels_pkey PRIMARY KEY, profile jsonb NOT NULL)",
                      0, NULL))
         return -1;
     long n = hr_seed_count(k, c, "SELECT count(*) FROM hotels");

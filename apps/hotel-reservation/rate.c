@@ -17,7 +17,7 @@ static int rate_seed(struct kit *k, PGconn *c)
 {
     if (hr_seed_exec(k, c,
                      "CREATE TABLE IF NOT EXISTS rate_plans (hotel_id integer NOT NULL, code text NOT NULL, plan jsonb "
-                     "NOT NULL, PRIMARY KEY (hotel_id, code))",
+                     "NOT NULL, CONSTRAINT rate_plans_pkey PRIMARY KEY (hotel_id, code))",
                      0, NULL))
         return -1;
     long n = hr_seed_count(k, c, "SELECT count(*) FROM rate_plans");

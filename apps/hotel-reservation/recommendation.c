@@ -17,7 +17,7 @@ static int rec_seed(struct kit *k, PGconn *c)
 {
     if (hr_seed_exec(
             k, c,
-            "CREATE TABLE IF NOT EXISTS recommend (hotel_id integer PRIMARY KEY, lat double precision NOT NULL, lon "
+            "CREATE TABLE IF NOT EXISTS recommend (hotel_id integer CONSTRAINT recommend_pkey PRIMARY KEY, lat double precision NOT NULL, lon "
             "double precision NOT NULL, rate double precision NOT NULL, price double precision NOT NULL)",
             0, NULL))
         return -1;

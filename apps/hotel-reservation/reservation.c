@@ -26,12 +26,12 @@ static struct kit_mc *reserve_cache;
 static int reservation_seed(struct kit *k, PGconn *c)
 {
     static const char *const ddl[] = {
-        "CREATE TABLE IF NOT EXISTS hotel_capacity (hotel_id integer PRIMARY KEY, capacity integer NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS reservations (id bigserial PRIMARY KEY, hotel_id integer NOT NULL, customer_name "
+        "CREATE TABLE IF NOT EXISTS hotel_capacity (hotel_id integer CONSTRAINT hotel_capacity_pkey PRIMARY KEY, capacity integer NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS reservations (id bigserial CONSTRAINT reservations_pkey PRIMARY KEY, hotel_id integer NOT NULL, customer_name "
         "text NOT NULL, in_date date NOT NULL, out_date date NOT NULL, number integer NOT NULL, created_at timestamptz "
         "NOT NULL DEFAULT now())",
         "CREATE TABLE IF NOT EXISTS booked (hotel_id integer NOT NULL, night date NOT NULL, rooms integer NOT NULL, "
-        "PRIMARY KEY (hotel_id, night))",
+        "CONSTRAINT booked_pkey PRIMARY KEY (hotel_id, night))",
         "CREATE OR REPLACE FUNCTION make_reservation(h integer, cust text, d_in date, d_out date, n integer) RETURNS "
         "integer LANGUAGE plpgsql AS $$\n"
         "DECLARE cap integer;\n"

@@ -104,7 +104,7 @@ static void password_hash(const char *salt, const char *password, char out[65])
 static int user_seed(struct kit *k, PGconn *c)
 {
     if (hr_seed_exec(k, c,
-                     "CREATE TABLE IF NOT EXISTS users (username text PRIMARY KEY, salt text NOT NULL, password_sha256 "
+                     "CREATE TABLE IF NOT EXISTS users (username text CONSTRAINT users_pkey PRIMARY KEY, salt text NOT NULL, password_sha256 "
                      "text NOT NULL)",
                      0, NULL))
         return -1;

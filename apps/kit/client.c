@@ -109,6 +109,12 @@ static int call(struct kit_req *r, const char *service, const char *method, cons
     if (env_name(service, "HOST", hname, sizeof hname) == 0 && env_name(service, "PORT", pname, sizeof pname) == 0) {
         host = getenv(hname);
         port = getenv(pname);
+        /* In a lab pod (the shim answers the cluster DNS) call the Service
+         * by its name, as DeathStarBench's services do, so that name
+         * resolution is part of the call; without the shim the address
+         * variable is all there is. */
+        const char *pod_ip = getenv("AIOPSLAB_POD_IP");
+        if (host && *host && pod_ip && *pod_ip) host = service;
     } else {
         snprintf(hname, sizeof hname, "<service name too long>");
     }

@@ -27,6 +27,7 @@
  *   KIT_CALL_RETRIES             retries of a call that failed to connect (default 1)
  *   KIT_MAX_BODY                 largest request body accepted (default 1 MiB)
  *   LOG_LEVEL                    debug|info|warn|error (default info)
+ *   KIT_FLAGS_FILE               flagd-style feature flags (flags.c; unset: none), re-read when it changes
  *   OTEL_EXPORTER_OTLP_ENDPOINT  e.g. http://otel-collector.observe:4318 (unset: no export)
  *   <NAME>_SERVICE_HOST/_PORT    where service NAME is (Kubernetes service variables)
  *   store pools: see kit_pg_new, kit_redis_new, kit_mc_new.
@@ -122,6 +123,16 @@ int kit_call(struct kit_req *r, const char *service, const char *method, const c
  * NULL). Returns as kit_call does. */
 int kit_call_raw(struct kit_req *r, const char *service, const char *method, const char *path, const json_t *body,
                  char **reply, size_t *len, char *err, size_t errlen);
+
+/* ---- feature flags (see flags.c) ---- */
+
+/* The app's services (their flags are not unknown to this one): call
+ * between kit_new and kit_serve. */
+void kit_flags_services(struct kit *k, const char *const *services, size_t n);
+/* Whether this request takes the service's slow code path (flag
+ * <service>SlowPath) or bypasses its cache (<service>CacheFailure). */
+int kit_flag_slow_path(const struct kit_req *r);
+int kit_flag_cache_bypass(const struct kit_req *r);
 
 /* ---- spans of one's own ---- */
 

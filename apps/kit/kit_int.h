@@ -15,6 +15,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #define KIT_MAX_ROUTES 128
 #define KIT_MAX_POOLS 32
@@ -94,6 +96,31 @@ struct kit_exporter *kit__exporter_start(struct kit *k, const char *url);
 /* Stop the thread after a last flush (bounded by the export timeout). */
 void kit__exporter_stop(struct kit_exporter *e);
 
+/* ---- flags.c ---- */
+enum { KIT_FLAG_FAILURE, KIT_FLAG_HIGH_CPU, KIT_FLAG_MEMORY_LEAK, KIT_FLAG_SLOW_PATH, KIT_FLAG_CACHE_FAILURE,
+       KIT_FLAG_KINDS };
+#define KIT_FLAGS_MAX_WARNED 64
+struct kit_flag_values {
+    long value[KIT_FLAG_KINDS]; /* indexed by KIT_FLAG_* */
+};
+/* "compose-post-service" -> "composePostService" (the flags' prefix); 0 or
+ * -EINVAL (empty, or longer than n). */
+int kit__flag_prefix(const char *service, char *out, size_t n);
+/* Parse flagd's flags.json for service (services: every service of the
+ * app, NULL-terminated, may be NULL): 0 with *out set, or -EINVAL with err
+ * (malformed file). A bad or unknown flag is skipped and reported through
+ * warn(arg, message). */
+int kit__flags_parse(const char *text, size_t len, const char *service, const char *const *services,
+                     struct kit_flag_values *out, void (*warn)(void *arg, const char *msg), void *arg, char *err,
+                     size_t errlen);
+/* Read KIT_FLAGS_FILE (if set) once, at kit_serve. */
+void kit__flags_init(struct kit *k);
+/* Re-read the file when it changed (at most once a second). */
+void kit__flags_poll(struct kit *k);
+/* Before a handler: leak, burn, pick the slow path and the cache bypass,
+ * and fail the request when the Failure flag says so (1: answered). */
+int kit__flags_apply(struct kit_req *r);
+
 /* ---- the service ---- */
 struct kit_route {
     char *method, *path, *operation;
@@ -128,6 +155,17 @@ struct kit {
     struct kit_family *m_req_total, *m_req_dur, *m_inflight, *m_cli_total, *m_cli_dur, *m_down_err, *m_db_total,
         *m_db_dur, *m_dropped;
     pthread_mutex_t log_mu;
+    /* feature flags (flags.c) */
+    char *flags_path; /* NULL: no flags */
+    char **flags_services;
+    _Atomic long flags[KIT_FLAG_KINDS];
+    _Atomic uint64_t flags_next_ns;
+    pthread_mutex_t flags_mu;
+    ino_t flags_ino;
+    off_t flags_size;
+    struct timespec flags_mtime;
+    char *flags_warned[KIT_FLAGS_MAX_WARNED];
+    int flags_nwarned;
 };
 struct kit_req {
     struct kit *k;
@@ -148,6 +186,7 @@ struct kit_req {
     char trace_hex[33], span_hex[17];
     int replied, status;
     uint64_t start_mono;
+    int slow_path, cache_bypass; /* picked by the flags for this request */
 };
 
 /* ---- req.c ---- */

@@ -231,6 +231,7 @@ static void dispatch(struct kit_req *r)
             kit_reply_error(r, 404, "no route for %s %s", r->method, r->path);
         return;
     }
+    if (kit__flags_apply(r)) return;
     rt->h(r, rt->arg);
     if (!r->replied) kit_reply_error(r, 500, "handler of %s returned no reply", rt->operation);
 }
@@ -381,6 +382,7 @@ int kit_serve(struct kit *k)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (k->otlp_url) k->exporter = kit__exporter_start(k, k->otlp_url);
+    kit__flags_init(k);
     k->daemon =
         MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_EPOLL, (uint16_t)k->port, NULL, NULL,
                          on_request, k, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)k->threads, MHD_OPTION_NOTIFY_COMPLETED,
@@ -433,6 +435,10 @@ void kit_free(struct kit *k)
     }
     kit__metrics_free(k->metrics);
     pthread_mutex_destroy(&k->log_mu);
+    free(k->flags_path);
+    for (char **s = k->flags_services; s && *s; s++) free(*s);
+    free(k->flags_services);
+    for (int i = 0; i < k->flags_nwarned; i++) free(k->flags_warned[i]);
     free(k->otlp_url);
     free(k->service);
     free(k);

@@ -51,6 +51,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; argc == 2 && i < sizeof services / sizeof services[0]; i++) {
         if (strcmp(argv[1], services[i].name) != 0) continue;
         struct kit *k = kit_new(services[i].name);
+        const char *names[sizeof services / sizeof services[0]];
+        for (size_t j = 0; j < sizeof services / sizeof services[0]; j++) names[j] = services[j].name;
+        kit_flags_services(k, names, sizeof names / sizeof names[0]);
         if (services[i].setup(k) != 0) {
             kit_free(k);
             return 1;

@@ -3,6 +3,9 @@
  * post-storage-memcached in front (key: the post id). StorePost writes
  * both; ReadPosts serves from the cache (one multi-get), fetches the
  * misses in one query and caches them; ReadPost answers 404 for an unknown post.
+ * Feature flags: postStorageServiceCacheFailure skips memcached (every read
+ * goes to the database); postStorageServiceSlowPath reads the posts one by
+ * one, a cache get and a query per post (the N+1 a naive port would do).
  */
 #include "sn.h"
 
@@ -13,7 +16,7 @@
 static struct sn_db *db;
 static struct kit_mc *mc;
 
-static const char schema[] = "CREATE TABLE IF NOT EXISTS posts (post_id bigint PRIMARY KEY, doc text NOT NULL)";
+static const char schema[] = "CREATE TABLE IF NOT EXISTS posts (post_id bigint CONSTRAINT posts_pkey PRIMARY KEY, doc text NOT NULL)";
 
 static void store_post(struct kit_req *r, void *arg SN_UNUSED)
 {
@@ -42,10 +45,41 @@ static void store_post(struct kit_req *r, void *arg SN_UNUSED)
         return;
     }
     PQclear(res);
-    if (kit_mc_set(r, mc, ids, doc, strlen(doc), 0, err, sizeof err) < 0)
+    if (!kit_flag_cache_bypass(r) && kit_mc_set(r, mc, ids, doc, strlen(doc), 0, err, sizeof err) < 0)
         kit_log(r, KIT_WARN, "memcached set %s failed: %s", ids, err);
     free(doc);
     kit_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* The slow path: one query per missing post (N+1), filling posts[] as
+ * read_posts does. */
+static int read_posts_one_by_one(struct kit_req *r, const long long *ids, size_t n, const long long *miss,
+                                 size_t nmiss, char **posts, int cache_ok, char *err, size_t errlen)
+{
+    for (size_t m = 0; m < nmiss; m++) {
+        char key[24];
+        snprintf(key, sizeof key, "%lld", miss[m]);
+        const char *params[] = {key};
+        PGresult *res = sn_db_exec(r, db, "SELECT doc FROM posts WHERE post_id = $1", 1, params, err, errlen);
+        if (!res) {
+            for (size_t i = 0; i < n; i++) {
+                free(posts[i]);
+                posts[i] = NULL;
+            }
+            return -1;
+        }
+        if (PQntuples(res) > 0) {
+            const char *doc = PQgetvalue(res, 0, 0);
+            if (cache_ok) {
+                char e2[256];
+                kit_mc_set(r, mc, key, doc, strlen(doc), 0, e2, sizeof e2);
+            }
+            for (size_t i = 0; i < n; i++)
+                if (ids[i] == miss[m] && !posts[i]) posts[i] = strdup(doc);
+        }
+        PQclear(res);
+    }
+    return 0;
 }
 
 /* docs[i] (malloc'd JSON text) for ids[i], NULL where unknown; 0, or -1
@@ -67,8 +101,17 @@ static int read_posts(struct kit_req *r, const long long *ids, size_t n, char **
         snprintf(keys[i], sizeof keys[i], "%lld", ids[i]);
         keyp[i] = keys[i];
     }
-    int cache_ok = 1;
-    if (kit_mc_get_multi(r, mc, keyp, n, posts, lens, err, errlen) < 0) {
+    int cache_ok = !kit_flag_cache_bypass(r), slow = kit_flag_slow_path(r);
+    for (size_t i = 0; i < n; i++) posts[i] = NULL;
+    if (cache_ok && slow) {
+        for (size_t i = 0; i < n && cache_ok; i++) {
+            int got = kit_mc_get(r, mc, keyp[i], &posts[i], &lens[i], err, errlen);
+            if (got < 0) {
+                kit_log(r, KIT_WARN, "memcached get of post %s failed: %s", keyp[i], err);
+                cache_ok = 0;
+            }
+        }
+    } else if (cache_ok && kit_mc_get_multi(r, mc, keyp, n, posts, lens, err, errlen) < 0) {
         kit_log(r, KIT_WARN, "memcached get of %zu posts failed: %s", n, err);
         cache_ok = 0; /* read them all from the database */
     }
@@ -80,6 +123,7 @@ static int read_posts(struct kit_req *r, const long long *ids, size_t n, char **
         if (!posts[i]) miss[nmiss++] = ids[i];
     }
     if (nmiss == 0) return 0;
+    if (slow) return read_posts_one_by_one(r, ids, n, miss, nmiss, posts, cache_ok, err, errlen);
     char *arr = sn_pg_int_array(miss, nmiss);
     PGresult *res = NULL;
     if (!arr) snprintf(err, errlen, "out of memory");

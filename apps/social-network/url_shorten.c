@@ -17,7 +17,7 @@
 static struct sn_db *db;
 static struct kit_mc *mc;
 
-static const char schema[] = "CREATE TABLE IF NOT EXISTS urls (shortened_url text PRIMARY KEY, "
+static const char schema[] = "CREATE TABLE IF NOT EXISTS urls (shortened_url text CONSTRAINT urls_pkey PRIMARY KEY, "
                              "expanded_url text NOT NULL)";
 
 static void shorten(const char *url, char *out, size_t n)

@@ -18,7 +18,8 @@ static struct sn_db *db;
 static struct kit_mc *mc;
 
 static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS users (user_id bigint PRIMARY KEY, username text NOT NULL UNIQUE, "
+    "CREATE TABLE IF NOT EXISTS users (user_id bigint CONSTRAINT users_pkey PRIMARY KEY, "
+    "username text NOT NULL CONSTRAINT users_username_key UNIQUE, "
     "first_name text NOT NULL, last_name text NOT NULL, salt text NOT NULL, password_hash text NOT NULL)";
 
 static int seed(PGconn *c, char *err, size_t errlen)
@@ -43,7 +44,7 @@ static int username_of(struct kit_req *r, long long id, char *name, size_t n, ch
     snprintf(ids, sizeof ids, "%lld", id);
     char *val = NULL;
     size_t len = 0;
-    if (kit_mc_get(r, mc, key, &val, &len, err, errlen) == 1) {
+    if (!kit_flag_cache_bypass(r) && kit_mc_get(r, mc, key, &val, &len, err, errlen) == 1) {
         snprintf(name, n, "%.*s", (int)len, val);
         free(val);
         return 1;
@@ -67,7 +68,7 @@ static int id_of(struct kit_req *r, const char *username, long long *id, char *e
     snprintf(key, sizeof key, "%s:user_id", username);
     char *val = NULL;
     size_t len = 0;
-    if (kit_mc_get(r, mc, key, &val, &len, err, errlen) == 1) {
+    if (!kit_flag_cache_bypass(r) && kit_mc_get(r, mc, key, &val, &len, err, errlen) == 1) {
         char b[24];
         snprintf(b, sizeof b, "%.*s", (int)len, val);
         free(val);

@@ -17,7 +17,7 @@ static struct kit_redis *rd;
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS user_timeline (user_id bigint NOT NULL, post_id bigint NOT NULL, ts bigint NOT NULL, "
-    "PRIMARY KEY (user_id, post_id)); "
+    "CONSTRAINT user_timeline_pkey PRIMARY KEY (user_id, post_id)); "
     "CREATE INDEX IF NOT EXISTS user_timeline_by_time ON user_timeline (user_id, ts DESC)";
 
 static void write_user_timeline(struct kit_req *r, void *arg SN_UNUSED)

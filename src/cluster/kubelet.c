@@ -65,6 +65,7 @@ struct podrt {
     int nctr;
     struct ctr *ctrs;
     int volumes_ready;
+    json_t *vol_versions; /* ConfigMap/Secret volume -> source version written */
     uint64_t deleting_since_ms;
     uint64_t mount_retry_ms, mount_backoff_ms;
     int scheduled_event;
@@ -144,6 +145,7 @@ static void pod_free(struct daemon *d, struct podrt *p)
         json_decref(c->probe_env);
         if (c->pidfd >= 0) close(c->pidfd);
     }
+    json_decref(p->vol_versions);
     free(p->ctrs);
     free(p);
 }
@@ -653,6 +655,17 @@ static void finish_deletion(struct daemon *d, struct podrt *p)
     daemon_kick(d);
 }
 
+/* ConfigMap and Secret volumes follow their sources while the pod lives
+ * (env and envFrom do not: they are read at container start). */
+static void refresh_volumes(struct daemon *d, struct podrt *p, const json_t *pod)
+{
+    char poddir[PATH_MAX], err[1024];
+    if (!p->vol_versions) p->vol_versions = json_object();
+    cluster_pod_dir(&d->lab, p->uid, poddir, sizeof poddir);
+    if (podspec_refresh_volumes(d, pod, poddir, p->vol_versions, err, sizeof err) < 0)
+        event_record(d, pod, "Warning", "FailedMount", "kubelet", "%s", err);
+}
+
 static void sync_pod(struct daemon *d, json_t *pod)
 {
     const char *uid = json_path_str(pod, "metadata.uid", "");
@@ -692,6 +705,7 @@ static void sync_pod(struct daemon *d, json_t *pod)
         }
         start_run(d, p, pod, c);
     }
+    if (p->volumes_ready) refresh_volumes(d, p, pod);
     update_status(d, p, pod);
     if (next_wake) daemon_wake_in(d, next_wake);
 }

@@ -2,11 +2,13 @@
 #include "cluster/podspec.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cluster/manifest.h"
@@ -14,6 +16,8 @@
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/util.h"
+
+#define PODSPEC_MAX_KEYS 256  /* files of one ConfigMap or Secret volume */
 
 /* The pod's app label, else the name it was generated from. */
 static const char *workload_name(const json_t *pod)
@@ -384,23 +388,52 @@ int podspec_build(struct daemon *d, const json_t *pod, const json_t *ctr, const 
     return 0;
 }
 
-/* A projected key's file; name may hold folders ("conf/app.conf") but
- * never leaves dir. */
-static int write_key_file(const char *dir, const char *name, const char *data, size_t n)
+/* ---- ConfigMap and Secret volumes, written as kubelet's AtomicWriter does ----
+ * A volume's files live in a hidden folder named after the time of the
+ * write (..2024_01_02_03_04_05.123456789); the symlink ..data points at the
+ * current one and every visible name is a symlink through it (KEY ->
+ * ..data/KEY). An update writes a new folder and swaps ..data with one
+ * rename(2): a reader sees the old set of files or the new one, never a
+ * mix, and a program that reopens its file sees the change. */
+
+struct payload {
+    size_t n;
+    char *path[PODSPEC_MAX_KEYS];
+    char *data[PODSPEC_MAX_KEYS];
+    size_t len[PODSPEC_MAX_KEYS];
+};
+
+static void payload_free(struct payload *pl)
 {
-    char path[PATH_MAX + 256];
-    if (!*name || name[0] == '/' || strstr(name, "..")) return -EINVAL;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    mkdir_p(path, 0755);
-    *slash = '/';
-    return write_file_replace(path, data, n);
+    for (size_t i = 0; i < pl->n; i++) {
+        free(pl->path[i]);
+        free(pl->data[i]);
+    }
+    pl->n = 0;
 }
 
-static int project(struct daemon *d, const char *kind, const char *ns, const char *name, const json_t *items,
-                   const char *dir, char *err, size_t errlen, int optional)
+/* The first component of a key's path ("conf" of "conf/app.conf"). */
+static void top_name(const char *path, char *out, size_t n)
 {
+    snprintf(out, n, "%.*s", (int)strcspn(path, "/"), path);
+}
+
+static int payload_has_top(const struct payload *pl, const char *name)
+{
+    char t[256];
+    for (size_t i = 0; i < pl->n; i++) {
+        top_name(pl->path[i], t, sizeof t);
+        if (!strcmp(t, name)) return 1;
+    }
+    return 0;
+}
+
+/* The files of a ConfigMap or Secret volume (all keys, or items). 0, or
+ * -EINVAL with kubelet's message; an absent optional source is empty. */
+static int payload_build(struct daemon *d, const char *kind, const char *ns, const char *name, const json_t *items,
+                         int optional, struct payload *pl, char *err, size_t errlen)
+{
+    pl->n = 0;
     json_t *o = store_get(d->store, kind, ns, name);
     if (!o) {
         if (optional) return 0;
@@ -421,6 +454,17 @@ static int project(struct daemon *d, const char *kind, const char *ns, const cha
     }
     int rc = 0;
     json_object_foreach(keys, k, v) {
+        const char *path = json_string_value(v);
+        if (!*path || path[0] == '/' || strstr(path, "..")) {
+            snprintf(err, errlen, "invalid path \"%s\" for key %s", path, k);
+            rc = -EINVAL;
+            break;
+        }
+        if (pl->n >= PODSPEC_MAX_KEYS) {
+            snprintf(err, errlen, "%s %s/%s has more than %d keys", kind, ns, name, PODSPEC_MAX_KEYS);
+            rc = -EINVAL;
+            break;
+        }
         int missing;
         char *val = lookup_key(d, kind, ns, name, k, &missing);
         if (!val) {
@@ -437,16 +481,211 @@ static int project(struct daemon *d, const char *kind, const char *ns, const cha
             const char *b = json_string_value(json_object_get(json_path(o, "data"), k));
             val = b64decode(b ? b : "", &n);
         }
-        int wr = write_key_file(dir, json_string_value(v), val, n);
-        free(val);
-        if (wr) {
-            snprintf(err, errlen, "invalid path \"%s\" for key %s", json_string_value(v), k);
-            rc = wr;
-            break;
-        }
+        pl->path[pl->n] = xstrdup(path);
+        pl->data[pl->n] = val;
+        pl->len[pl->n] = n;
+        pl->n++;
     }
     json_decref(keys);
+    if (rc) payload_free(pl);
     return rc;
+}
+
+/* Whether dir shows exactly pl already (then an update is no change). */
+static int payload_current(const char *dir, const struct payload *pl)
+{
+    char path[PATH_MAX + 300];
+    snprintf(path, sizeof path, "%s/..data", dir);
+    struct stat st;
+    if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode)) return 0;
+    for (size_t i = 0; i < pl->n; i++) {
+        struct buf b;
+        buf_init(&b, pl->len[i] + 1);
+        snprintf(path, sizeof path, "%s/..data/%s", dir, pl->path[i]);
+        int same = read_file(path, &b) == 0 && b.len == pl->len[i] && !memcmp(b.data, pl->data[i], b.len);
+        buf_free(&b);
+        if (!same) return 0;
+    }
+    DIR *dd = opendir(dir);
+    if (!dd) return 0;
+    int same = 1;
+    struct dirent *e;
+    while (same && (e = readdir(dd)))
+        if (strncmp(e->d_name, "..", 2) && strcmp(e->d_name, ".")) same = payload_has_top(pl, e->d_name);
+    closedir(dd);
+    return same;
+}
+
+/* Point dir/name at target with a rename over whatever is there. */
+static int swap_link(const char *dir, const char *name, const char *target)
+{
+    char link[PATH_MAX + 300], tmp[PATH_MAX + 300], cur[PATH_MAX];
+    snprintf(link, sizeof link, "%s/%s", dir, name);
+    ssize_t n = readlink(link, cur, sizeof cur - 1);
+    if (n >= 0) {
+        cur[n] = '\0';
+        if (!strcmp(cur, target)) return 0;
+    } else {
+        struct stat st;
+        if (lstat(link, &st) == 0 && S_ISDIR(st.st_mode)) rm_rf(link); /* a folder of an older layout */
+    }
+    snprintf(tmp, sizeof tmp, "%s/..link_tmp", dir);
+    unlink(tmp);
+    if (symlink(target, tmp) < 0 || rename(tmp, link) < 0) {
+        int e = -errno;
+        unlink(tmp);
+        return e;
+    }
+    return 0;
+}
+
+/* Write pl into dir as the volume's new contents (nothing when it shows
+ * them already): 1 written, 0 unchanged, or a negative errno. */
+static int atomic_write(const char *dir, const struct payload *pl)
+{
+    if (payload_current(dir, pl)) return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char stamp[96], tsdir[PATH_MAX + 300], path[PATH_MAX + 600];
+    snprintf(stamp, sizeof stamp, "..%04d_%02d_%02d_%02d_%02d_%02d.%09ld", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)ts.tv_nsec);
+    snprintf(tsdir, sizeof tsdir, "%s/%s", dir, stamp);
+    if (mkdir(tsdir, 0755) < 0) return -errno;
+    for (size_t i = 0; i < pl->n; i++) {
+        snprintf(path, sizeof path, "%s/%s", tsdir, pl->path[i]);
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        mkdir_p(path, 0755);
+        *slash = '/';
+        int rc = write_file_replace(path, pl->data[i], pl->len[i]);
+        if (rc) {
+            rm_rf(tsdir);
+            return rc;
+        }
+    }
+    int rc = swap_link(dir, "..data", stamp);
+    if (rc) {
+        rm_rf(tsdir);
+        return rc;
+    }
+    /* Visible names through ..data; names no longer in the source go, and
+     * so do the folders of earlier writes. */
+    char t[256], target[300];
+    for (size_t i = 0; i < pl->n && !rc; i++) {
+        top_name(pl->path[i], t, sizeof t);
+        snprintf(target, sizeof target, "..data/%s", t);
+        rc = swap_link(dir, t, target);
+    }
+    DIR *dd = opendir(dir);
+    struct dirent *e;
+    while (dd && (e = readdir(dd))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "..data") ||
+            !strcmp(e->d_name, stamp))
+            continue;
+        if (!strncmp(e->d_name, "..", 2) || !payload_has_top(pl, e->d_name)) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            rm_rf(path);
+        }
+    }
+    if (dd) closedir(dd);
+    return rc ? rc : 1;
+}
+
+/* The uid and gid a pod runs as (-1 when not set). */
+static void pod_owner(const json_t *pod, json_int_t *uid, json_int_t *gid)
+{
+    *uid = json_path_int(pod, "spec.securityContext.runAsUser", -1);
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_path(pod, "spec.containers"), i, c)
+        if (*uid < 0) *uid = json_path_int(c, "securityContext.runAsUser", -1);
+    *gid = json_path_int(pod, "spec.securityContext.fsGroup",
+                         json_path_int(pod, "spec.securityContext.runAsGroup", *uid));
+}
+
+/* A ConfigMap or Secret volume's source: kind, name, items, optional;
+ * 0 for any other volume. */
+static int volume_source(const json_t *v, const char **kind, const char **name, const json_t **items, int *optional)
+{
+    if (json_path(v, "configMap")) {
+        *kind = "ConfigMap";
+        *name = json_path_str(v, "configMap.name", "");
+        *items = json_path(v, "configMap.items");
+        *optional = json_is_true(json_path(v, "configMap.optional"));
+        return 1;
+    }
+    if (json_path(v, "secret")) {
+        *kind = "Secret";
+        *name = json_path_str(v, "secret.secretName", "");
+        *items = json_path(v, "secret.items");
+        *optional = json_is_true(json_path(v, "secret.optional"));
+        return 1;
+    }
+    return 0;
+}
+
+/* The version of a volume's source as the store has it ("uid/rv", or
+ * "absent"): what podspec_refresh_volumes compares. */
+static void source_version(struct daemon *d, const char *kind, const char *ns, const char *name, char *out, size_t n)
+{
+    json_t *o = store_get(d->store, kind, ns, name);
+    if (!o)
+        snprintf(out, n, "absent");
+    else
+        snprintf(out, n, "%s/%s", json_path_str(o, "metadata.uid", ""),
+                 json_path_str(o, "metadata.resourceVersion", ""));
+}
+
+static int project(struct daemon *d, const char *kind, const char *ns, const char *name, const json_t *items,
+                   const char *dir, char *err, size_t errlen, int optional)
+{
+    struct payload pl;
+    int rc = payload_build(d, kind, ns, name, items, optional, &pl, err, errlen);
+    if (rc) return rc;
+    rc = atomic_write(dir, &pl);
+    payload_free(&pl);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot write the volume's files: %s", strerror(-rc));
+        return rc;
+    }
+    return rc;
+}
+
+int podspec_refresh_volumes(struct daemon *d, const json_t *pod, const char *poddir, json_t *versions, char *err,
+                            size_t errlen)
+{
+    const char *ns = json_path_str(pod, "metadata.namespace", "default");
+    int written = 0, failed = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_path(pod, "spec.volumes"), i, v) {
+        const char *kind, *name, *vname = json_path_str(v, "name", "");
+        const json_t *items;
+        int optional;
+        if (!volume_source(v, &kind, &name, &items, &optional)) continue;
+        char ver[160];
+        source_version(d, kind, ns, name, ver, sizeof ver);
+        const char *seen = json_string_value(json_object_get(versions, vname));
+        if (seen && !strcmp(seen, ver)) continue;
+        /* Recorded even when it fails: the next try waits for a new version. */
+        json_object_set_new(versions, vname, json_string(ver));
+        char dir[PATH_MAX + 300], e[512];
+        snprintf(dir, sizeof dir, "%s/volumes/%s", poddir, vname);
+        int rc = project(d, kind, ns, name, items, dir, e, sizeof e, optional);
+        if (rc < 0) {
+            if (!failed) snprintf(err, errlen, "MountVolume.SetUp failed for volume \"%s\" : %s", vname, e);
+            failed = 1;
+            continue;
+        }
+        if (rc == 0) continue;
+        written++;
+        json_int_t uid, gid;
+        pod_owner(pod, &uid, &gid);
+        if (uid >= 0 && geteuid() == 0) chown_tree(dir, (uid_t)uid, (gid_t)gid);
+    }
+    return failed ? -EINVAL : written;
 }
 
 int podspec_volumes(struct daemon *d, const json_t *pod, const char *poddir, char *err, size_t errlen)
@@ -462,13 +701,12 @@ int podspec_volumes(struct daemon *d, const json_t *pod, const char *poddir, cha
         snprintf(vol, sizeof vol, "%s/volumes/%s", poddir, name);
         mkdir_p(vol, 0755);
         int rc = 0;
-        if (json_path(v, "configMap"))
-            rc = project(d, "ConfigMap", ns, json_path_str(v, "configMap.name", ""), json_path(v, "configMap.items"),
-                         vol, err, errlen, json_is_true(json_path(v, "configMap.optional")));
-        else if (json_path(v, "secret"))
-            rc = project(d, "Secret", ns, json_path_str(v, "secret.secretName", ""), json_path(v, "secret.items"),
-                         vol, err, errlen, json_is_true(json_path(v, "secret.optional")));
-        if (rc) {
+        const char *kind, *source;
+        const json_t *items;
+        int optional;
+        if (volume_source(v, &kind, &source, &items, &optional))
+            rc = project(d, kind, ns, source, items, vol, err, errlen, optional);
+        if (rc < 0) {
             char msg[512];
             snprintf(msg, sizeof msg, "MountVolume.SetUp failed for volume \"%s\" : %s", name, err);
             snprintf(err, errlen, "%s", msg);
@@ -502,11 +740,8 @@ int podspec_volumes(struct daemon *d, const json_t *pod, const char *poddir, cha
         }
     }
     /* A pod that runs as another user owns its folders (root only). */
-    json_int_t uid = json_path_int(pod, "spec.securityContext.runAsUser", -1);
-    json_t *c0;
-    json_array_foreach(json_path(pod, "spec.containers"), i, c0)
-        if (uid < 0) uid = json_path_int(c0, "securityContext.runAsUser", -1);
-    json_int_t gid = json_path_int(pod, "spec.securityContext.fsGroup", json_path_int(pod, "spec.securityContext.runAsGroup", uid));
+    json_int_t uid, gid;
+    pod_owner(pod, &uid, &gid);
     if (uid >= 0 && geteuid() == 0) {
         char vols[PATH_MAX + 16];
         snprintf(vols, sizeof vols, "%s/volumes", poddir);

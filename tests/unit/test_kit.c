@@ -428,6 +428,90 @@ static void test_call_raw_needs_request(void)
     T_CHECK(raw == NULL && len == 0);
 }
 
+static void test_flag_prefix(void)
+{
+    char p[64];
+    T_EQ_INT(kit__flag_prefix("compose-post-service", p, sizeof p), 0);
+    T_EQ_STR(p, "composePostService");
+    T_EQ_INT(kit__flag_prefix("geo", p, sizeof p), 0);
+    T_EQ_STR(p, "geo");
+    T_EQ_INT(kit__flag_prefix("nginx-thrift", p, sizeof p), 0);
+    T_EQ_STR(p, "nginxThrift");
+    T_EQ_INT(kit__flag_prefix("", p, sizeof p), -EINVAL);
+    T_EQ_INT(kit__flag_prefix("compose-post-service", p, 8), -EINVAL);
+}
+
+static char warned[8][256];
+static int nwarned;
+static void collect(void *arg, const char *msg)
+{
+    (void)arg;
+    if (nwarned < 8) snprintf(warned[nwarned++], sizeof warned[0], "%s", msg);
+}
+
+static int parse_flags(const char *text, const char *service, struct kit_flag_values *v, char *err)
+{
+    static const char *const services[] = {"compose-post-service", "home-timeline-service", "geo", NULL};
+    nwarned = 0;
+    return kit__flags_parse(text, strlen(text), service, services, v, collect, NULL, err, 256);
+}
+
+static void test_flags_parse(void)
+{
+    struct kit_flag_values v;
+    char err[256];
+    const char *on = "{\"flags\": {"
+                     "\"composePostServiceFailure\": {\"state\": \"ENABLED\", \"variants\": {\"on\": 25, \"off\": 0}, "
+                     "\"defaultVariant\": \"on\"},"
+                     "\"composePostServiceHighCpu\": {\"state\": \"ENABLED\", \"variants\": {\"on\": 40, \"off\": 0}, "
+                     "\"defaultVariant\": \"on\"},"
+                     "\"composePostServiceMemoryLeak\": {\"state\": \"DISABLED\", \"variants\": {\"on\": 4096}, "
+                     "\"defaultVariant\": \"on\"},"
+                     "\"composePostServiceCacheFailure\": {\"state\": \"ENABLED\", \"variants\": {\"on\": true, "
+                     "\"off\": false}, \"defaultVariant\": \"on\"},"
+                     "\"homeTimelineServiceSlowPath\": {\"state\": \"ENABLED\", \"variants\": {\"on\": 100}, "
+                     "\"defaultVariant\": \"on\"},"
+                     "\"cartServiceFailure\": {\"state\": \"ENABLED\", \"variants\": {\"on\": 100}, "
+                     "\"defaultVariant\": \"on\"},"
+                     "\"composePostServiceTurbo\": {\"state\": \"ENABLED\", \"variants\": {\"on\": 1}, "
+                     "\"defaultVariant\": \"on\"}}}";
+    T_EQ_INT(parse_flags(on, "compose-post-service", &v, err), 0);
+    T_EQ_INT(v.value[KIT_FLAG_FAILURE], 25);
+    T_EQ_INT(v.value[KIT_FLAG_HIGH_CPU], 40);
+    T_EQ_INT(v.value[KIT_FLAG_MEMORY_LEAK], 0); /* DISABLED */
+    T_EQ_INT(v.value[KIT_FLAG_CACHE_FAILURE], 100);
+    T_EQ_INT(v.value[KIT_FLAG_SLOW_PATH], 0); /* home-timeline-service's, not ours */
+    /* Unknown service and unknown kind: one warning each; another known
+     * service's flag: none. */
+    T_EQ_INT(nwarned, 2);
+    T_CHECK(strstr(warned[0], "cartServiceFailure") || strstr(warned[1], "cartServiceFailure"));
+    T_CHECK(strstr(warned[0], "composePostServiceTurbo") || strstr(warned[1], "composePostServiceTurbo"));
+    T_EQ_INT(parse_flags(on, "home-timeline-service", &v, err), 0);
+    T_EQ_INT(v.value[KIT_FLAG_SLOW_PATH], 100);
+    T_EQ_INT(v.value[KIT_FLAG_FAILURE], 0);
+
+    /* Bad values are skipped with a warning; the rest still counts. */
+    T_EQ_INT(parse_flags("{\"flags\": {\"geoFailure\": {\"state\": \"ENABLED\", \"variants\": {\"on\": 101}, "
+                         "\"defaultVariant\": \"on\"}, \"geoHighCpu\": {\"state\": \"ENABLED\", \"variants\": "
+                         "{\"on\": true}, \"defaultVariant\": \"on\"}, \"geoSlowPath\": {\"state\": \"ENABLED\", "
+                         "\"variants\": {\"on\": 10}, \"defaultVariant\": \"nope\"}, \"geoCacheFailure\": "
+                         "{\"state\": \"ENABLED\", \"variants\": {\"on\": 30}, \"defaultVariant\": \"on\"}}}",
+                         "geo", &v, err),
+             0);
+    T_EQ_INT(nwarned, 3);
+    T_EQ_INT(v.value[KIT_FLAG_FAILURE], 0);
+    T_EQ_INT(v.value[KIT_FLAG_HIGH_CPU], 0);
+    T_EQ_INT(v.value[KIT_FLAG_CACHE_FAILURE], 30);
+    T_CHECK(strstr(warned[0], "outside [0, 100]"));
+
+    /* A malformed file is an error (the caller keeps the flags it had). */
+    T_EQ_INT(parse_flags("{\"flags\": ", "geo", &v, err), -EINVAL);
+    T_CHECK(strstr(err, "malformed JSON"));
+    T_EQ_INT(parse_flags("{\"flag\": {}}", "geo", &v, err), -EINVAL);
+    T_EQ_INT(parse_flags("{\"flags\": {}}", "geo", &v, err), 0);
+    T_EQ_INT(v.value[KIT_FLAG_FAILURE], 0);
+}
+
 int main(void)
 {
     T_RUN(test_traceparent_parse);
@@ -442,5 +526,7 @@ int main(void)
     T_RUN(test_mc_get_multi);
     T_RUN(test_mc_get_multi_errors);
     T_RUN(test_call_raw_needs_request);
+    T_RUN(test_flag_prefix);
+    T_RUN(test_flags_parse);
     return t_done();
 }
