@@ -139,19 +139,20 @@ FUZZ_yaml_SRC  := src/core/yaml.c src/cluster/manifest.c $(FUZZ_CORE)
 FUZZ_patch_SRC := src/cluster/patch.c $(FUZZ_CORE)
 FUZZ_http_SRC  := src/mesh/http.c
 FUZZ_otlp_SRC  := src/observe/trace_otlp.c src/observe/trace_jaeger.c src/core/timeutil.c $(FUZZ_CORE)
+FUZZ_action_SRC := src/orchestrator/action.c src/orchestrator/action_bind.c $(FUZZ_CORE)
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_yaml_SRC) $(FUZZ_patch_SRC) $(FUZZ_http_SRC) $(FUZZ_otlp_SRC)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_yaml_SRC) $(FUZZ_patch_SRC) $(FUZZ_http_SRC) $(FUZZ_otlp_SRC) $(FUZZ_action_SRC)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_$*_SRC) $(FUZZ_LIBS) -o $@
 
 fuzz-build:
 	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
-	    $(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_yaml $(BUILD)/fuzz/fuzz_patch $(BUILD)/fuzz/fuzz_http $(BUILD)/fuzz/fuzz_otlp; \
+	    $(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_yaml $(BUILD)/fuzz/fuzz_patch $(BUILD)/fuzz/fuzz_http $(BUILD)/fuzz/fuzz_otlp $(BUILD)/fuzz/fuzz_action; \
 	else echo "fuzz: $(FUZZ_CC) not found, skipping (scripts/install-deps.sh installs clang)"; fi
 
 fuzz: fuzz-build
 	@if [ -x $(BUILD)/fuzz/fuzz_yaml ]; then \
-	    for t in yaml patch http otlp; do mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+	    for t in yaml patch http otlp action; do mkdir -p $(BUILD)/fuzz/corpus-$$t; \
 	        $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz/corpus-$$t tests/fuzz/seeds-$$t || exit 1; \
 	    done; fi
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Short libFuzzer runs of the YAML/manifest and patch parsers, the
-# mesh's HTTP framer and the trace store's OTLP parser (about 5 s each), so that the fuzz targets build and find nothing in the time the
+# mesh's HTTP framer, the trace store's OTLP parser and the ACI's action
+# parser (about 5 s each), so that the fuzz targets build and find nothing in the time the
 # suite can spare. Longer runs: `make fuzz FUZZ_TIME=600`. Skips when clang
 # with libFuzzer is not available.
 cd "$(dirname "$0")/../.." || exit 1
@@ -23,7 +24,7 @@ if ! make --no-print-directory BUILD="$BUILD" fuzz-build >"$log" 2>&1 || [ ! -x 
 fi
 echo "ok 1 - fuzz targets build"
 n=1
-for t in yaml patch http otlp; do
+for t in yaml patch http otlp action; do
     n=$((n + 1))
     work=$(mktemp -d)
     cp tests/fuzz/seeds-$t/* "$work"/
