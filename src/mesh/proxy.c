@@ -92,6 +92,7 @@ struct mesh_conn {
     uint8_t state, shim, closed, counted, oob;
     uint8_t stalled;          /* hang verdict on an open connection */
     uint8_t aborting;         /* abort: the request being read is answered by the mesh */
+    uint8_t draining;         /* its upstream left the Service's endpoints: close once idle */
     uint32_t peer_ip;
     uint32_t svc_ip;          /* the Service address (to match rules again on reload) */
     uint16_t svc_port, dns_len;
@@ -114,6 +115,7 @@ static void update_interest(struct mesh_conn *c);
 static void flush_dir(struct mesh_conn *c, int s);
 static void do_connect(struct mesh_conn *c);
 static void conn_fail(struct mesh_conn *c, enum mesh_fail_reason reason, int err);
+static void drain_check(struct mesh_conn *c);
 
 static void set_nodelay(int fd)
 {
@@ -559,6 +561,7 @@ static void flush_dir(struct mesh_conn *c, int s)
         shutdown(dst, SHUT_WR);
     }
     if (c->d[0].shut && c->d[1].shut) conn_close(c, 0);
+    else if (s == 1) drain_check(c);
 }
 
 /* Queue n bytes of direction s, due at when (never before the previous chunk). */
@@ -674,6 +677,24 @@ static size_t read_size(const struct mesh_conn *c, int s)
     return rate / 20 ? (size_t)(rate / 20) : 1;
 }
 
+/* A connection whose upstream is no longer an endpoint of its Service
+ * (the pod went, the Service's port or selector changed, the Service was
+ * deleted) is closed as soon as no request awaits its answer, as Envoy
+ * drains connections to hosts removed from a cluster: the caller's next
+ * request opens a new connection and meets the Service as it is now. */
+static void drain_check(struct mesh_conn *c)
+{
+    if (!c->draining || c->closed || c->d[1].len || c->d[1].head) return;
+    if (c->http.off || mesh_http_idle(&c->http)) conn_close(c, 0);
+}
+
+static int upstream_listed(const struct mesh_svc_port *sp, uint32_t ip, uint16_t port)
+{
+    for (size_t i = 0; sp && i < sp->n_eps; i++)
+        if (sp->eps[i].ip == ip && sp->eps[i].port == port) return 1;
+    return 0;
+}
+
 static void on_readable(struct mesh_conn *c, int s)
 {
     struct dir *d = &c->d[s];
@@ -786,6 +807,11 @@ void mesh_proxy_routes_changed(struct mesh_loop *L)
         struct mesh_svc_port *sp = mesh_routes_find(L->routes, c->svc_ip, c->svc_port);
         if (sp) mesh_rules_match(L->routes, mesh_routes_pod(L->routes, c->peer_ip), sp, &L->rnd, &c->verdict);
         else memset(&c->verdict, 0, sizeof c->verdict); /* the Service is gone: its rules too */
+        if (c->state == ST_OPEN && !upstream_listed(sp, c->up_ip, c->up_port)) {
+            c->draining = 1;
+            drain_check(c);
+            if (c->closed) continue;
+        }
         int hang = (c->verdict.flags & MESH_V_HANG) != 0;
         if (c->state == ST_HANG && !hang && sp) {
             /* The link is back: the next SYN retransmission gets through. */
