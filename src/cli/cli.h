@@ -15,5 +15,7 @@ int cli_observe(int argc, char **argv); /* observe_cmd.c */
 int cli_export(int argc, char **argv);  /* export_cmd.c: observe export */
 int cli_fault(int argc, char **argv);   /* fault_cmd.c */
 int cli_fault_run(int argc, char **argv); /* fault_cmd.c: __fault-run ID */
+int cli_problems(int argc, char **argv); /* problems_cmd.c */
+int cli_run(int argc, char **argv);      /* run_cmd.c: the main job */
 
 #endif

@@ -42,7 +42,8 @@ static int usage(FILE *f)
                "  DIR/traces/traces.csv (trace_id,span_id,parent_span,service_name,operation_name,\n"
                "  start_time,duration,has_error,response), DIR/logs/NAMESPACE/POD.log and\n"
                "  DIR/events.csv (last_seen,type,reason,object,message) for the last --since\n"
-               "  (a duration: 30s, 10m, 1h; default 10m).\n");
+               "  (a duration: 30s, 10m, 1h; default 10m). --only metrics|traces|logs|events\n"
+               "  writes that part alone.\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -510,11 +511,20 @@ static struct part_result export_events(const struct lab *lab, const char *dir, 
 
 int cli_export(int argc, char **argv)
 {
-    const char *since = "10m", *dir = NULL;
+    const char *since = "10m", *dir = NULL, *only = NULL;
+    static const char *const PARTS[4] = {"metrics", "traces", "logs", "events"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(stdout);
-        if (!strcmp(a, "--since")) {
+        if (!strcmp(a, "--only") && i + 1 < argc) {
+            only = argv[++i];
+            int known = 0;
+            for (int k = 0; k < 4; k++) known |= !strcmp(only, PARTS[k]);
+            if (!known) {
+                fprintf(stderr, "aiopslab observe export: --only takes metrics, traces, logs or events\n");
+                return usage(stderr);
+            }
+        } else if (!strcmp(a, "--since")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "aiopslab observe export: --since needs a value\n");
                 return usage(stderr);
@@ -559,12 +569,11 @@ int cli_export(int argc, char **argv)
     }
     uint64_t end_ns = wall_ns(), start_ns = end_ns - window_ns;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    struct part_result parts[4] = {
-        export_metrics(&lab, dir, start_ns, end_ns),
-        export_traces(&lab, dir, start_ns, end_ns),
-        export_logs(&lab, dir, start_ns),
-        export_events(&lab, dir, start_ns),
-    };
+    struct part_result parts[4] = {{0}};
+    if (!only || !strcmp(only, PARTS[0])) parts[0] = export_metrics(&lab, dir, start_ns, end_ns);
+    if (!only || !strcmp(only, PARTS[1])) parts[1] = export_traces(&lab, dir, start_ns, end_ns);
+    if (!only || !strcmp(only, PARTS[2])) parts[2] = export_logs(&lab, dir, start_ns);
+    if (!only || !strcmp(only, PARTS[3])) parts[3] = export_events(&lab, dir, start_ns);
     curl_global_cleanup();
     size_t files = 0, rows = 0;
     int failed = 0;

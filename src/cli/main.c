@@ -21,6 +21,8 @@ static void usage(FILE *f)
             "Usage: aiopslab [--lab NAME] COMMAND [ARGS...]\n"
             "\n"
             "Commands:\n"
+            "  run [--problem ID] [--task T] [--agent NAME] [--agent-cmd CMD]  the main job: problems posed to an agent\n"
+            "  problems [--task T] [--app A] [--layer L] | problems show ID     the benchmark's problems\n"
             "  cluster up|down|status   start, stop or inspect the lab's embedded cluster\n"
             "  deploy APP               deploy an app from apps/ (example)\n"
             "  undeploy APP             remove an app\n"
@@ -82,6 +84,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "logs")) return cli_logs(sub_argc, sub_argv);
     if (!strcmp(cmd, "observe")) return cli_observe(sub_argc, sub_argv);
     if (!strcmp(cmd, "fault")) return cli_fault(sub_argc, sub_argv);
+    if (!strcmp(cmd, "problems")) return cli_problems(sub_argc, sub_argv);
+    if (!strcmp(cmd, "run")) return cli_run(sub_argc, sub_argv);
     /* Internal roles. */
     if (!strcmp(cmd, "__daemon")) return cli_daemon(sub_argc, sub_argv);
     if (!strcmp(cmd, "__mesh")) return mesh_main(sub_argc, sub_argv);

@@ -26,6 +26,7 @@ static int usage(FILE *f)
 {
     fprintf(f, "Usage:\n"
                "  aiopslab traces services\n"
+               "  aiopslab traces operations SERVICE [--json]\n"
                "  aiopslab traces find --service S [--operation O] [--lookback 5m] [--errors] [--limit 20]\n"
                "                       [--min-duration 100ms] [--max-duration 2s] [--tag KEY=VALUE]... [--json]\n"
                "  aiopslab traces show TRACE_ID [--json]\n"
@@ -209,6 +210,30 @@ static int cmd_services(int argc, char **argv)
     json_t *s;
     if (!json_array_size(d)) fprintf(stderr, "No services have sent traces yet.\n");
     json_array_foreach(d, i, s) puts(json_string_value(s));
+    json_decref(d);
+    return 0;
+}
+
+/* `traces operations SERVICE`: the service's operations and their span kinds. */
+static int cmd_operations(int argc, char **argv)
+{
+    int raw = argc > 2 && !strcmp(argv[2], "--json");
+    if (argc != 2 + raw || argv[1][0] == '-') return usage(stderr);
+    struct buf q;
+    buf_init(&q, 4096);
+    buf_append(&q, "/api/operations?", 16);
+    append_arg(&q, "service", argv[1]);
+    buf_append(&q, "", 1);
+    json_t *d = api_get(q.data, raw);
+    buf_free(&q);
+    if (raw) return print_json(d);
+    if (!d) return 1;
+    size_t i;
+    json_t *o;
+    if (!json_array_size(json_object_get(d, "data")))
+        fprintf(stderr, "No operations of service \"%s\" in the traces.\n", argv[1]);
+    json_array_foreach(json_object_get(d, "data"), i, o)
+        printf("%-48s %s\n", json_string_value(json_object_get(o, "name")), json_string_value(json_object_get(o, "spanKind")));
     json_decref(d);
     return 0;
 }
@@ -462,6 +487,7 @@ int cli_traces(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc;
     if (!strcmp(sub, "services")) rc = cmd_services(argc - 1, argv + 1);
+    else if (!strcmp(sub, "operations")) rc = cmd_operations(argc - 1, argv + 1);
     else if (!strcmp(sub, "find")) rc = cmd_find(argc - 1, argv + 1);
     else if (!strcmp(sub, "show")) rc = cmd_show(argc - 1, argv + 1);
     else if (!strcmp(sub, "summary")) rc = cmd_summary(argc - 1, argv + 1);

@@ -35,6 +35,7 @@ struct conn {
     struct buf in;
     int done;
     int shutdown_after;
+    int agent; /* came in on agent.sock: the agents' view (see api_start) */
 };
 
 static int open_conns;
@@ -482,6 +483,8 @@ static json_t *dispatch(struct conn *c, json_t *req)
     struct daemon *d = c->d;
     const char *op = req_str(req, "op");
     if (!op) return api_error(400, "BadRequest", "the request has no \"op\"");
+    if (c->agent && (!strcmp(op, "mesh-rule") || !strcmp(op, "shutdown")))
+        return api_error(403, "Forbidden", "%s is not allowed on this connection", op);
     if (!strcmp(op, "get")) return op_get(d, req);
     if (!strcmp(op, "apply")) return op_apply(d, req);
     if (!strcmp(op, "delete")) return op_delete(d, req);
@@ -591,6 +594,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (status < 0) return;
     struct conn *c = xcalloc(1, sizeof *c);
     c->d = d;
+    c->agent = server == (uv_stream_t *)&d->agent_api;
     buf_init(&c->in, CLUSTER_API_MAX);
     uv_pipe_init(d->loop, &c->pipe, 0);
     uv_timer_init(d->loop, &c->idle);
@@ -605,19 +609,28 @@ static void on_connection(uv_stream_t *server, int status)
     uv_timer_start(&c->idle, on_idle, API_IDLE_MS, 0);
 }
 
-int api_start(struct daemon *d, char *err, size_t errlen)
+static int listen_on(struct daemon *d, uv_pipe_t *p, const char *name, int mode, char *err, size_t errlen)
 {
     char path[PATH_MAX];
-    lab_path(&d->lab, "daemon.sock", path, sizeof path);
+    lab_path(&d->lab, name, path, sizeof path);
     unlink(path);
-    uv_pipe_init(d->loop, &d->api, 0);
-    d->api.data = d;
-    int rc = uv_pipe_bind(&d->api, path);
-    if (!rc) chmod(path, 0600);
-    if (!rc) rc = uv_listen((uv_stream_t *)&d->api, 64, on_connection);
-    if (rc) {
-        snprintf(err, errlen, "cannot listen on %s: %s", path, uv_strerror(rc));
-        return rc;
-    }
-    return 0;
+    uv_pipe_init(d->loop, p, 0);
+    p->data = d;
+    int rc = uv_pipe_bind(p, path);
+    if (!rc) chmod(path, (mode_t)mode);
+    if (!rc) rc = uv_listen((uv_stream_t *)p, 64, on_connection);
+    if (rc) snprintf(err, errlen, "cannot listen on %s: %s", path, uv_strerror(rc));
+    return rc;
+}
+
+/* daemon.sock is the owner's (mode 0600). agent.sock is what an agent's
+ * sandboxed shell reaches in its place (orchestrator/shell.c): the same
+ * API without the ops that would reveal or remove a fault (mesh-rule) or
+ * end the lab (shutdown). Kinds the API does not serve (MeshRule) are not
+ * served on either. */
+int api_start(struct daemon *d, char *err, size_t errlen)
+{
+    int rc = listen_on(d, &d->api, "daemon.sock", 0600, err, errlen);
+    if (!rc) rc = listen_on(d, &d->agent_api, "agent.sock", 0666, err, errlen);
+    return rc;
 }

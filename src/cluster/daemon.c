@@ -232,6 +232,8 @@ out:
     if (rc != -EBUSY) {
         lab_path(lab, "daemon.sock", path, sizeof path);
         if (d->store) unlink(path);
+        lab_path(lab, "agent.sock", path, sizeof path);
+        if (d->store) unlink(path);
         lab_path(lab, "daemon.pid", path, sizeof path);
         if (d->store) unlink(path);
     }

@@ -40,6 +40,7 @@ struct daemon {
     struct podrt *pods;     /* runtime list */
     uv_timer_t sync_timer, resync_timer, checkpoint_timer;
     uv_pipe_t api;
+    uv_pipe_t agent_api; /* agent.sock: the agents' restricted view (api.c) */
     uv_tcp_t kubelet_http; /* cadvisor.c */
     uv_signal_t sigterm, sigint;
     uint64_t backoff_base_ms, backoff_max_ms;

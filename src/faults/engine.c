@@ -354,3 +354,29 @@ int fault_runner_main(const struct lab *lab, int64_t id)
     journal_close(j);
     return rc ? 1 : 0;
 }
+
+int fault_check_fixed(const struct lab *lab, int64_t id, char *err, size_t errlen)
+{
+    struct fault_journal *j = NULL;
+    if (journal_open(lab, &j, err, errlen)) return -1;
+    json_t *row = journal_get(j, id);
+    const struct fault_type *t = row ? fault_type_find(json_string_value(json_object_get(row, "type"))) : NULL;
+    int rc = -1;
+    if (!t || !t->fixed) {
+        snprintf(err, errlen, "fault %lld: %s", (long long)id, !row ? "not in the journal" : "no mitigation check");
+    } else {
+        struct fault_ctx c = {.lab = lab,
+                              .type = t,
+                              .id = id,
+                              .ns = json_string_value(json_object_get(row, "namespace")),
+                              .target = json_string_value(json_object_get(row, "target")),
+                              .params = json_object_get(row, "params"),
+                              .state = json_object_get(row, "state"),
+                              .journal = j};
+        rc = t->fixed(&c);
+        if (rc < 0) snprintf(err, errlen, "%s", c.err);
+    }
+    json_decref(row);
+    journal_close(j);
+    return rc;
+}

@@ -166,6 +166,9 @@ int fault_recover(const struct lab *lab, int64_t id, int *count, char *err, size
 json_t *fault_list_journal(const struct lab *lab, int all, char *err, size_t errlen);
 /* Ground truth of a journal entry: {type, layer, faultType, entities:[..], symptoms}. */
 json_t *fault_truth(const struct fault_type *t, const char *ns, const char *target, const json_t *params);
+/* The mitigation check of journal entry id: 1 when its root cause is gone,
+ * 0 when not, -1 with err (also when its type has no fixed()). */
+int fault_check_fixed(const struct lab *lab, int64_t id, char *err, size_t errlen);
 /* In a fault's run(): 1 while the journal still shows it injecting or
  * active; run() returns soon after this turns 0. */
 int fault_still_active(struct fault_ctx *c);

@@ -1,0 +1,143 @@
+/* run: see run.h. */
+#include "orchestrator/run.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agents/agent.h"
+#include "core/json.h"
+#include "orchestrator/results.h"
+#include "orchestrator/runcmd.h"
+#include "orchestrator/scene.h"
+#include "orchestrator/session.h"
+
+#define WARMUP_MS 20000 /* more than the 30 s rate windows need to hold only post-deploy samples, with startup noise aged out of the agent's first queries */
+
+void run_select_default(const struct problem_set *all, const struct problem **out, size_t *n, size_t max)
+{
+    *n = 0;
+    int seen[TASKS][FAULT_LAYERS + 1] = {{0}};
+    for (size_t i = 0; i < all->n && *n < max; i++) {
+        const struct problem *p = &all->items[i];
+        if (p->variant != 1 || strcmp(p->app->name, "social-network")) continue;
+        int layer = p->fault ? (int)p->fault->layer : FAULT_LAYERS;
+        if (seen[p->task][layer]) continue;
+        seen[p->task][layer] = 1;
+        out[(*n)++] = p;
+    }
+}
+
+static const char *exe_dir(char *out, size_t n)
+{
+    ssize_t len = readlink("/proc/self/exe", out, n - 1);
+    out[len > 0 ? len : 0] = '\0';
+    char *slash = strrchr(out, '/');
+    if (slash) *slash = '\0';
+    return out;
+}
+
+/* `aiopslab deploy APP` (it applies the manifests and waits for readiness;
+ * an app already healthy comes back unchanged within a second). */
+static int deploy(const struct run_opts *o, const char *app, char *err, size_t errlen)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[len > 0 ? len : 0] = '\0';
+    char *argv[] = {exe, "--lab", (char *)o->lab->name, "deploy", (char *)app, NULL};
+    struct buf out;
+    buf_init(&out, 64 * 1024);
+    struct runcmd_result r;
+    int rc = runcmd(argv, NULL, NULL, 300000, 8192, NULL, NULL, &out, &r);
+    if (rc || r.status) {
+        snprintf(err, errlen, "deploy %s failed: %.*s", app, (int)(out.len < 2000 ? out.len : 2000),
+                 out.data ? out.data : "");
+        buf_free(&out);
+        return -1;
+    }
+    buf_free(&out);
+    return 0;
+}
+
+struct relay {
+    const struct run_opts *o;
+    size_t index, total;
+    const struct problem *p;
+};
+
+static void relay_progress(void *arg, const char *event, const char *detail)
+{
+    struct relay *r = arg;
+    if (r->o->progress) r->o->progress(r->o->progress_arg, r->index, r->total, r->p, event, detail);
+}
+
+int run_problems(const struct run_opts *o, const struct problem *const *list, size_t n, json_t **records, char *err,
+                 size_t errlen)
+{
+    *records = json_array();
+    char bindir[PATH_MAX], pdir[PATH_MAX], gitdir[PATH_MAX + 8];
+    exe_dir(bindir, sizeof bindir);
+    problems_dir(pdir, sizeof pdir);
+    char root[PATH_MAX];
+    snprintf(root, sizeof root, "%s", pdir);
+    char *slash = strrchr(root, '/');
+    if (slash) *slash = '\0';
+    snprintf(gitdir, sizeof gitdir, "%s/.git", root);
+    struct session_opts so = {.lab = o->lab,
+                              .max_steps = o->max_steps ? o->max_steps : 30,
+                              .wall_s = o->wall_s ? o->wall_s : 600,
+                              .baseline_ms = 2000,
+                              .verify_ms = 8000,
+                              .bindir = bindir,
+                              .hide = {pdir, o->results_dir, gitdir},
+                              .nhide = 3,
+                              .progress = relay_progress};
+    struct scene scene = {.lab = o->lab, .seed = o->seed};
+    const struct app_info *deployed[4] = {0};
+    size_t ndeployed = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const struct problem *p = list[i];
+        struct relay rl = {o, i, n, p};
+        so.progress_arg = &rl;
+        int have = 0;
+        for (size_t k = 0; k < ndeployed; k++) have |= deployed[k] == p->app;
+        if (!have) {
+            relay_progress(&rl, "deploy", p->app->name);
+            if (deploy(o, p->app->name, err, errlen)) {
+                rc = -1;
+                break;
+            }
+            if (ndeployed < 4) deployed[ndeployed++] = p->app;
+        }
+        const struct app_info *was = scene.app;
+        if (scene_load(&scene, p->app, p->rate, err, errlen)) {
+            rc = -1;
+            break;
+        }
+        if (was != p->app) { /* a new app's telemetry: let its rates fill with real traffic first */
+            relay_progress(&rl, "warmup", p->app->name);
+            struct slo_window w;
+            scene_measure(&scene, WARMUP_MS, &w);
+        }
+        struct agent ag;
+        json_t *rec = NULL;
+        if (agent_open(o->agent, o->agent_cmd, o->agent_timeout_ms, &ag, err, errlen)) {
+            rc = -1;
+            break;
+        }
+        rc = session_run(&so, &scene, p, &ag, &rec, err, errlen);
+        agent_close(&ag);
+        if (rec) {
+            char serr[512];
+            if (o->results_dir && results_save(o->results_dir, rec, serr, sizeof serr))
+                json_object_set_new(rec, "save_error", json_string(serr));
+            json_array_append_new(*records, rec);
+        }
+        relay_progress(&rl, "done", rec ? json_path_str(rec, "status", "") : "");
+    }
+    scene_stop(&scene);
+    return rc;
+}

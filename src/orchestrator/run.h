@@ -1,0 +1,36 @@
+/* run: a benchmark run — a set of problems, one agent, the embedded lab.
+ * Each app is deployed once (reused when healthy) and keeps its workload
+ * running across its problems; each problem is one session; every session
+ * is recorded (results.h). */
+#ifndef ORCHESTRATOR_RUN_H
+#define ORCHESTRATOR_RUN_H
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/lab.h"
+#include "orchestrator/problem.h"
+
+struct run_opts {
+    const struct lab *lab;
+    const char *agent;     /* "baseline", "replay:FILE" */
+    const char *agent_cmd; /* an external agent's command line, or NULL */
+    unsigned agent_timeout_ms;
+    unsigned max_steps;
+    unsigned wall_s;
+    uint64_t seed;
+    const char *results_dir;
+    void (*progress)(void *arg, size_t index, size_t total, const struct problem *p, const char *event,
+                     const char *detail);
+    void *progress_arg;
+};
+
+/* The representative set `aiopslab run` poses by default: every task, one
+ * problem per layer and task from variant 1, and fault-free controls. */
+void run_select_default(const struct problem_set *all, const struct problem **out, size_t *n, size_t max);
+/* Pose each problem in order; *records gets an array of session records
+ * (new reference). 0, or -1 with err when the lab failed. */
+int run_problems(const struct run_opts *o, const struct problem *const *list, size_t n, json_t **records, char *err,
+                 size_t errlen);
+
+#endif

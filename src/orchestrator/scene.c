@@ -1,0 +1,144 @@
+/* scene: see scene.h. */
+#include "orchestrator/scene.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster/client.h"
+#include "core/json.h"
+#include "core/timeutil.h"
+#include "workload/load.h"
+
+#define RUN_FOR_NS (24ull * 3600 * 1000000000ull) /* the workload's schedule: longer than any run */
+
+static int frontend(struct scene *s, const struct app_info *app, struct load_options *o, char *err, size_t errlen)
+{
+    json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "op", "get", "kind", "Service", "namespace", app->namespace,
+                            "name", app->frontend);
+    json_t *reply = NULL;
+    int rc = cluster_call(s->lab, req, &reply, err, errlen);
+    json_decref(req);
+    if (rc) return -1;
+    const char *ip = json_path_str(json_array_get(json_object_get(reply, "items"), 0), "spec.clusterIP", NULL);
+    if (!ip) {
+        snprintf(err, errlen, "%s is not deployed (no Service %s/%s)", app->name, app->namespace, app->frontend);
+        json_decref(reply);
+        return -1;
+    }
+    snprintf(o->host, sizeof o->host, "%s", ip);
+    snprintf(o->port, sizeof o->port, "%d", app->port);
+    json_decref(reply);
+    return 0;
+}
+
+int scene_load(struct scene *s, const struct app_info *app, double rate, char *err, size_t errlen)
+{
+    if (s->run && s->app == app && s->rate == rate) return 0;
+    scene_stop(s);
+    struct load_options o;
+    load_options_init(&o);
+    if (frontend(s, app, &o, err, errlen)) return -1;
+    if (load_mix_app(&o.mix, app->name, "mixed", "localhost", 0, err, errlen)) return -1;
+    snprintf(o.mix.host, sizeof o.mix.host, "%s:%s", o.host, o.port);
+    snprintf(o.target, sizeof o.target, "%s (the run's workload)", app->name);
+    load_phase_defaults(&o.schedule.phases[0], LOAD_POISSON);
+    o.schedule.phases[0].rate = rate;
+    o.schedule.phases[0].duration_ns = RUN_FOR_NS;
+    o.schedule.n = 1;
+    o.seed = s->seed ? s->seed : 1;
+    o.connections = 32;
+    o.timeout_ns = 5000000000ull;
+    if (load_start(&o, &s->run, err, errlen)) {
+        load_mix_free(&o.mix);
+        load_schedule_free(&o.schedule);
+        return -1;
+    }
+    s->app = app;
+    s->rate = rate;
+    return 0;
+}
+
+void scene_stop(struct scene *s)
+{
+    if (!s->run) return;
+    load_stop(s->run);
+    load_wait(s->run);
+    load_free(s->run);
+    s->run = NULL;
+}
+
+void scene_measure(struct scene *s, unsigned ms, struct slo_window *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s->run) return;
+    static struct load_hdr h0, h1, w; /* large: not on the stack */
+    struct load_stats a, b;
+    load_stats(s->run, &a, &h0);
+    nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL);
+    load_stats(s->run, &b, &h1);
+    load_hdr_window(&w, &h1, &h0);
+    out->requests = (b.completed + b.errors_total) - (a.completed + a.errors_total);
+    /* An answer counts as an error when it is 5xx or never came; 4xx are the client's. */
+    uint64_t eb = b.errors_total - b.errors[LOAD_ERR_HTTP4], ea = a.errors_total - a.errors[LOAD_ERR_HTTP4];
+    out->errors = eb - ea;
+    out->error_rate = out->requests ? (double)out->errors / (double)out->requests : 0;
+    out->p50_ms = (double)load_hdr_quantile(&w, 0.50) / 1e6;
+    out->p99_ms = (double)load_hdr_quantile(&w, 0.99) / 1e6;
+}
+
+int scene_slo_met(const struct slo_window *before, const struct slo_window *after, char *why, size_t n)
+{
+    double err_max = before->error_rate * 2 > before->error_rate + 0.01 ? before->error_rate * 2
+                                                                        : before->error_rate + 0.01;
+    double p99_max = before->p99_ms * 2 > before->p99_ms + 100 ? before->p99_ms * 2 : before->p99_ms + 100;
+    if (!after->requests) {
+        snprintf(why, n, "no request completed in the verification window");
+        return 0;
+    }
+    if (after->error_rate > err_max) {
+        snprintf(why, n, "error rate %.1f%% over the allowed %.1f%% (before the fault: %.1f%%)",
+                 after->error_rate * 100, err_max * 100, before->error_rate * 100);
+        return 0;
+    }
+    if (after->p99_ms > p99_max) {
+        snprintf(why, n, "p99 %.0f ms over the allowed %.0f ms (before the fault: %.0f ms)", after->p99_ms, p99_max,
+                 before->p99_ms);
+        return 0;
+    }
+    snprintf(why, n, "error rate %.1f%%, p99 %.0f ms (before the fault: %.1f%%, %.0f ms)", after->error_rate * 100,
+             after->p99_ms, before->error_rate * 100, before->p99_ms);
+    return 1;
+}
+
+static int all_ready(const struct lab *lab, const char *ns)
+{
+    json_t *req = json_pack("{s:s, s:s, s:s}", "op", "get", "kind", "Deployment", "namespace", ns);
+    json_t *reply = NULL;
+    char err[256];
+    int rc = cluster_call(lab, req, &reply, err, sizeof err);
+    json_decref(req);
+    if (rc) return 0;
+    size_t i;
+    json_t *d;
+    int ok = json_array_size(json_object_get(reply, "items")) > 0;
+    json_array_foreach(json_object_get(reply, "items"), i, d)
+    {
+        json_int_t want = json_path_int(d, "spec.replicas", 1);
+        if (json_path_int(d, "status.readyReplicas", 0) < want || json_path_int(d, "status.replicas", 0) != want ||
+            json_path_int(d, "status.updatedReplicas", 0) < want)
+            ok = 0;
+    }
+    json_decref(reply);
+    return ok;
+}
+
+int scene_settled(const struct lab *lab, const char *ns, unsigned ms)
+{
+    uint64_t end = mono_ns() + (uint64_t)ms * 1000000u;
+    for (;;) {
+        if (all_ready(lab, ns)) return 1;
+        if (mono_ns() >= end) return 0;
+        nanosleep(&(struct timespec){0, 200000000L}, NULL);
+    }
+}
