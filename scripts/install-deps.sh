@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential pkg-config libjansson-dev libyaml-dev libsqlite3-dev libuv1-dev
       libmicrohttpd-dev libcurl4-openssl-dev libpq-dev libhiredis-dev
       haproxy wrk nginx-light redis-server memcached postgresql python3 curl procps iproute2
-      clang libclang-rt-14-dev prometheus"
+      clang libclang-rt-14-dev prometheus strace"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -245,12 +245,30 @@ int fault_deployment_program(struct fault_ctx *c, const char *name, char *out, s
     out[0] = '\0';
     json_t *d = fault_get(c, "Deployment", name, NULL);
     if (!d) return -1;
+    /* The store's program, also when a shell starts it (`sh -c "exec redis-server ..."`). */
+    static const char *const stores[] = {"aiopslab-postgres", "postgres", "redis-server", "memcached"};
     const json_t *ctr = json_array_get(json_path(d, "spec.template.spec.containers"), 0);
-    const char *prog = json_string_value(json_array_get(json_object_get(ctr, "command"), 0));
-    if (!prog) prog = json_string_value(json_array_get(json_object_get(ctr, "args"), 0));
-    if (prog) {
-        const char *slash = strrchr(prog, '/');
-        snprintf(out, n, "%s", slash ? slash + 1 : prog);
+    const char *first = NULL;
+    for (int part = 0; part < 2 && !out[0]; part++) {
+        size_t i;
+        json_t *w;
+        json_array_foreach(json_object_get(ctr, part ? "args" : "command"), i, w)
+        {
+            const char *s = json_string_value(w);
+            if (!s) continue;
+            if (!first) first = s;
+            for (size_t k = 0; k < sizeof stores / sizeof stores[0] && !out[0]; k++) {
+                const char *hit = strstr(s, stores[k]);
+                size_t len = strlen(stores[k]);
+                /* a word of its own: "redis-server", "/usr/bin/memcached -p", not "my-postgres-tool" */
+                if (hit && (hit == s || strchr(" /;&|'\"", hit[-1])) && strchr(" ;&|'\"", hit[len] ? hit[len] : ' '))
+                    snprintf(out, n, "%s", stores[k]);
+            }
+        }
+    }
+    if (!out[0] && first) {
+        const char *slash = strrchr(first, '/');
+        snprintf(out, n, "%s", slash ? slash + 1 : first);
     }
     json_decref(d);
     return 0;
