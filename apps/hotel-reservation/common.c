@@ -175,9 +175,18 @@ void hr_seed_run(struct kit *k, const char *env_prefix, int (*seed)(struct kit *
     }
 }
 
+int hr_cache_on(const struct kit_req *r)
+{
+    return !kit_flag_cache_bypass(r) && kit_regression(r) != KIT_REGRESSION_SLOW;
+}
+
 json_t *hr_cache_get(struct kit_req *r, struct kit_mc *mc, int id, int type, const char *what, int *hit)
 {
     char key[16], err[512];
+    if (!hr_cache_on(r)) {
+        *hit = -2; /* not asked: nothing to put back either */
+        return NULL;
+    }
     snprintf(key, sizeof key, "%d", id);
     char *val = NULL;
     size_t len = 0;

@@ -12,6 +12,12 @@
  * parameters are 400 with DeathStarBench's message as a JSON error; a
  * wrong password is 401, a full hotel 409, an unknown hotel 404, a failure
  * downstream 500 with its cause.
+ *
+ * Releases with regressions (main.c): 1.1.0-rc1 counts a stay's weekend
+ * nights in an array of a week, so searches of stays longer than seven
+ * nights fail; 1.1.0-rc2 writes GeoJSON coordinates as [lat, lon] (every
+ * hotel lands far outside the area searched); 1.1.0-rc3 asks profile for
+ * one hotel per call.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,30 +59,40 @@ static int location_params(struct kit_req *r, double *lat, double *lon)
 static void reply_hotels(struct kit_req *r, json_t *ids)
 {
     char err[512];
-    json_t *features = json_array();
-    if (json_array_size(ids) > 0) {
+    json_t *features = json_array(), *hotels = json_array();
+    /* rc3 asks for one hotel per call; the release before asked for all at once. */
+    size_t per_call = kit_regression(r) == KIT_REGRESSION_SLOW ? 1 : json_array_size(ids);
+    for (size_t at = 0; at < json_array_size(ids); at += per_call) {
+        json_t *part = json_array();
+        for (size_t j = at; j < at + per_call && j < json_array_size(ids); j++)
+            json_array_append(part, json_array_get(ids, j));
         json_t *reply = NULL;
-        json_t *q = json_pack("{s:O, s:s}", "hotelIds", ids, "locale", "en");
+        json_t *q = json_pack("{s:o, s:s}", "hotelIds", part, "locale", "en");
         int st = kit_call(r, "profile", "POST", "/profiles", q, &reply, err, sizeof err);
         json_decref(q);
         if (st != 200) {
             hr_reply_downstream(r, "profile", st, reply, err);
             json_decref(reply);
             json_decref(features);
+            json_decref(hotels);
             return;
         }
-        size_t i;
-        json_t *h;
-        json_array_foreach(json_object_get(reply, "hotels"), i, h) {
-            json_t *addr = json_object_get(h, "address");
-            json_t *f = json_pack("{s:s, s:O?, s:{s:O?, s:O?}, s:{s:s, s:[O?, O?]}}", "type", "Feature", "id",
-                                  json_object_get(h, "id"), "properties", "name", json_object_get(h, "name"),
-                                  "phone_number", json_object_get(h, "phoneNumber"), "geometry", "type", "Point",
-                                  "coordinates", json_object_get(addr, "lon"), json_object_get(addr, "lat"));
-            if (f) json_array_append_new(features, f);
-        }
+        json_array_extend(hotels, json_object_get(reply, "hotels"));
         json_decref(reply);
     }
+    int swapped = kit_regression(r) == KIT_REGRESSION_WRONG_RESULTS; /* rc2: [lat, lon] */
+    size_t i;
+    json_t *h;
+    json_array_foreach(hotels, i, h) {
+        json_t *addr = json_object_get(h, "address");
+        json_t *lon = json_object_get(addr, "lon"), *lat = json_object_get(addr, "lat");
+        json_t *f = json_pack("{s:s, s:O?, s:{s:O?, s:O?}, s:{s:s, s:[O?, O?]}}", "type", "Feature", "id",
+                              json_object_get(h, "id"), "properties", "name", json_object_get(h, "name"),
+                              "phone_number", json_object_get(h, "phoneNumber"), "geometry", "type", "Point",
+                              "coordinates", swapped ? lat : lon, swapped ? lon : lat);
+        if (f) json_array_append_new(features, f);
+    }
+    json_decref(hotels);
     /* Coordinates with float32's precision, as DeathStarBench prints them. */
     json_t *body = json_pack("{s:s, s:o}", "type", "FeatureCollection", "features", features);
     char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(8));
@@ -94,6 +110,16 @@ static void search_hotels(struct kit_req *r, void *arg)
     long in, out;
     double lat, lon;
     if (stay_params(r, &in, &out) || location_params(r, &lat, &lon)) return;
+    if (kit_regression(r) == KIT_REGRESSION_ERRORS) {
+        /* rc1: the stay's weekend nights, for the weekend-rate banner. */
+        int weekend[7], nweekend = 0;
+        for (long d = in; d < out; d++) {
+            if (kit_index_check(r, (size_t)(d - in), sizeof weekend / sizeof weekend[0]) < 0) return;
+            weekend[d - in] = (d + 3) % 7 >= 5; /* day 0, 1970-01-01, was a Thursday */
+            nweekend += weekend[d - in];
+        }
+        kit_log(r, KIT_DEBUG, "stay of %ld nights, %d on a weekend", out - in, nweekend);
+    }
     char din[11], dout[11], err[512];
     hr_format_date(in, din);
     hr_format_date(out, dout);
@@ -242,7 +268,7 @@ static void reservation(struct kit_req *r, void *arg)
 
 int hr_frontend(void)
 {
-    struct kit *k = kit_new("frontend");
+    struct kit *k = hr_kit_new("frontend");
     kit_handle(k, "GET", "/hotels", "SearchHandler", search_hotels, NULL);
     kit_handle(k, "GET", "/recommendations", "RecommendHandler", recommendations, NULL);
     kit_handle(k, "POST", "/user", "UserHandler", login, NULL);

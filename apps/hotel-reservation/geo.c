@@ -74,7 +74,7 @@ static void nearby(struct kit_req *r, void *arg)
 
 int hr_geo(void)
 {
-    struct kit *k = kit_new("geo");
+    struct kit *k = hr_kit_new("geo");
     geo_db = kit_pg_new(k, "GEO_DB");
     hr_seed_run(k, "GEO_DB", geo_seed);
     kit_handle(k, "POST", "/nearby", "Nearby", nearby, NULL);

@@ -24,6 +24,7 @@
 #define HR_SEARCH_RADIUS_KM 10.0
 #define HR_SEARCH_RESULTS 5
 #define HR_CACHE_TTL_S 3600
+#define HR_VERSION "1.0.0" /* the release the manifests run (APP_VERSION) */
 
 /* One seed hotel: its profile, geo point, rate plan and recommendation
  * attributes, all derived from its id alone. */
@@ -43,6 +44,10 @@ struct hr_hotel {
     const char *rate_in, *rate_out; /* the rate plan's dates */
 };
 void hr_hotel_seed(int id, struct hr_hotel *h);
+
+/* kit_new for a role, with the app's feature-flag services and release
+ * table (main.c). */
+struct kit *hr_kit_new(const char *role);
 
 /* Roles: each sets up its handlers and runs kit_serve; returns the exit code.
  */
@@ -76,6 +81,10 @@ void hr_seed_run(struct kit *k, const char *env_prefix, int (*seed)(struct kit *
  * memcached said: 1 hit, 0 miss, -1 error. hr_cache_put stores text after
  * a miss (hit == 0) when it is at most max bytes (0: no bound). */
 json_t *hr_cache_get(struct kit_req *r, struct kit_mc *mc, int id, int type, const char *what, int *hit);
+/* Whether this request may use the cache: not when the CacheFailure flag
+ * picked it, nor in a release without the cache (then hr_cache_get answers
+ * NULL with *hit -2, and hr_cache_put does nothing). */
+int hr_cache_on(const struct kit_req *r);
 void hr_cache_put(struct kit_req *r, struct kit_mc *mc, int id, const char *text, size_t max, int hit);
 PGresult *hr_pg(struct kit_req *r, struct kit_pg *pg, const char *sql, int nparams, const char *const *params,
                 char *err, size_t errlen);

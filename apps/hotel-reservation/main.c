@@ -18,6 +18,25 @@ static const struct {
     {"reservation", hr_reservation}, {"user", hr_user},
 };
 
+/* Releases that shipped a regression (README: "Releases"); any other
+ * version runs the good code. */
+static const struct kit_release releases[] = {
+    {"1.1.0-rc1", "frontend", KIT_REGRESSION_ERRORS},  {"1.1.0-rc2", "frontend", KIT_REGRESSION_WRONG_RESULTS},
+    {"1.1.0-rc3", "frontend", KIT_REGRESSION_SLOW},    {"1.1.0-rc1", "search", KIT_REGRESSION_ERRORS},
+    {"1.1.0-rc2", "search", KIT_REGRESSION_WRONG_RESULTS}, {"1.1.0-rc3", "search", KIT_REGRESSION_SLOW},
+    {"1.1.0-rc1", "profile", KIT_REGRESSION_ERRORS},   {"1.1.0-rc3", "profile", KIT_REGRESSION_SLOW},
+};
+
+struct kit *hr_kit_new(const char *role)
+{
+    struct kit *k = kit_new(role);
+    const char *names[sizeof roles / sizeof roles[0]];
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) names[i] = roles[i].name;
+    kit_flags_services(k, names, sizeof names / sizeof names[0]);
+    kit_release(k, HR_VERSION, releases, sizeof releases / sizeof releases[0]);
+    return k;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2)

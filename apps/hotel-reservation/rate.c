@@ -132,7 +132,7 @@ static void rates(struct kit_req *r, void *arg)
 
 int hr_rate(void)
 {
-    struct kit *k = kit_new("rate");
+    struct kit *k = hr_kit_new("rate");
     rate_db = kit_pg_new(k, "RATE_DB");
     rate_cache = kit_mc_new(k, "RATE_CACHE");
     hr_seed_run(k, "RATE_DB", rate_seed);

@@ -90,7 +90,7 @@ static void recommend(struct kit_req *r, void *arg)
 
 int hr_recommendation(void)
 {
-    struct kit *k = kit_new("recommendation");
+    struct kit *k = hr_kit_new("recommendation");
     rec_db = kit_pg_new(k, "RECOMMENDATION_DB");
     hr_seed_run(k, "RECOMMENDATION_DB", rec_seed);
     kit_handle(k, "POST", "/recommendations", "GetRecommendations", recommend, NULL);

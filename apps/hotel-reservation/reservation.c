@@ -211,7 +211,7 @@ static void reserve(struct kit_req *r, void *arg)
 
 int hr_reservation(void)
 {
-    struct kit *k = kit_new("reservation");
+    struct kit *k = hr_kit_new("reservation");
     reserve_db = kit_pg_new(k, "RESERVATION_DB");
     reserve_cache = kit_mc_new(k, "RESERVATION_CACHE");
     hr_seed_run(k, "RESERVATION_DB", reservation_seed);

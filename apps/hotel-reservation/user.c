@@ -173,7 +173,7 @@ static void check_user(struct kit_req *r, void *arg)
 
 int hr_user(void)
 {
-    struct kit *k = kit_new("user");
+    struct kit *k = hr_kit_new("user");
     user_db = kit_pg_new(k, "USER_DB");
     hr_seed_run(k, "USER_DB", user_seed);
     kit_handle(k, "POST", "/check", "CheckUser", check_user, NULL);

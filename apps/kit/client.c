@@ -6,9 +6,20 @@
  * through the mesh. Each server thread keeps one libcurl easy handle for
  * its whole life (curl_easy_reset between calls keeps its connection
  * cache), so calls reuse keep-alive connections instead of paying a
- * connect per call. A call has one deadline (KIT_CALL_TIMEOUT_MS) over all
- * its attempts; only a failed connect is retried (up to KIT_CALL_RETRIES
- * times): a request that may have reached the server is never sent twice.
+ * connect per call.
+ *
+ * Retries follow the app's configuration, as a mesh's or an RPC library's
+ * retry policy does: up to KIT_CALL_RETRIES more attempts, for the
+ * failures KIT_RETRY_ON names — connect (the request never left: always
+ * safe), timeout, 5xx and reset (the request may have reached the server,
+ * which may be doing the work already: sending it again adds load where it
+ * hurts). Between attempts an exponential back-off with jitter from
+ * KIT_RETRY_BACKOFF_MS (0: none). Without timeout retries a call has one
+ * deadline, KIT_CALL_TIMEOUT_MS, over all its attempts; with them each
+ * attempt gets its own (Envoy's per_try_timeout), so a slow downstream
+ * sees every request up to 1 + KIT_CALL_RETRIES times: the defaults
+ * (1 retry, connect only, 50 ms) are safe; "5 retries on timeout,5xx, no
+ * back-off" turns a short blip into a retry storm.
  * The reply is bounded (MAX_REPLY). Each call is a client span (its
  * traceparent goes out in the request) and is counted by downstream and
  * status, with failures by reason; error texts read like a Go service's:
@@ -90,6 +101,79 @@ static void record(struct kit *k, const char *service, const char *status, const
     }
 }
 
+/* ---- the retry policy ---- */
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} retry_words[] = {{"connect", KIT_RETRY_CONNECT}, {"timeout", KIT_RETRY_TIMEOUT}, {"5xx", KIT_RETRY_5XX},
+                   {"reset", KIT_RETRY_RESET}};
+#define NWORDS (sizeof retry_words / sizeof retry_words[0])
+
+int kit__retry_on_parse(const char *s, unsigned *out, char *err, size_t errlen)
+{
+    unsigned bits = 0;
+    const char *p = s;
+    while (*p) {
+        while (*p == ' ' || *p == ',') p++;
+        size_t n = strcspn(p, ", ");
+        if (!n) break;
+        unsigned bit = 0;
+        for (size_t i = 0; i < NWORDS; i++)
+            if (strlen(retry_words[i].name) == n && !strncmp(p, retry_words[i].name, n)) bit = retry_words[i].bit;
+        if (!bit && !(n == 4 && !strncmp(p, "none", 4))) {
+            snprintf(err, errlen, "unknown failure \"%.*s\" (want a list of connect, timeout, 5xx, reset)",
+                     (int)(n > 32 ? 32 : n), p);
+            return -EINVAL;
+        }
+        bits |= bit;
+        p += n;
+    }
+    *out = bits;
+    return 0;
+}
+
+void kit__retry_on_format(unsigned bits, char *out, size_t n)
+{
+    size_t w = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < NWORDS; i++)
+        if ((bits & retry_words[i].bit) && w < n)
+            w += (size_t)snprintf(out + w, n - w, "%s%s", w ? "," : "", retry_words[i].name);
+    if (!w) snprintf(out, n, "none");
+}
+
+long kit__retry_backoff_ms(long base, int attempt, uint32_t rnd)
+{
+    if (base <= 0) return 0;
+    long d = base;
+    for (int i = 1; i < attempt && d < 20 * base; i++) d *= 2;
+    if (d > 20 * base) d = 20 * base;
+    /* Jitter into [d/2, d]: callers that failed together do not retry together. */
+    return d / 2 + (long)(rnd % (uint32_t)(d / 2 + 1));
+}
+
+/* What failed, as a KIT_RETRY_* bit (0: nothing a retry could help). */
+static unsigned failure_kind(CURLcode rc, long status)
+{
+    switch (rc) {
+    case CURLE_OK: return status >= 500 ? KIT_RETRY_5XX : 0;
+    case CURLE_COULDNT_CONNECT: return KIT_RETRY_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT: return KIT_RETRY_TIMEOUT;
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR: return KIT_RETRY_RESET;
+    default: return 0;
+    }
+}
+
+static const char *failure_name(unsigned bit)
+{
+    for (size_t i = 0; i < NWORDS; i++)
+        if (retry_words[i].bit == bit) return retry_words[i].name;
+    return "other";
+}
+
 /* kit_call and kit_call_raw: the reply parsed into *reply, or its bytes
  * handed over in *raw and *rawlen (whichever is non-NULL). */
 static int call(struct kit_req *r, const char *service, const char *method, const char *path, const json_t *body,
@@ -151,17 +235,22 @@ static int call(struct kit_req *r, const char *service, const char *method, cons
     h = curl_slist_append(h, "Accept: application/json");
     if (payload) h = curl_slist_append(h, "Content-Type: application/json");
 
-    uint64_t deadline = start + (uint64_t)k->call_timeout_ms * 1000000ull;
+    uint64_t timeout_ns = (uint64_t)k->call_timeout_ms * 1000000ull;
+    uint64_t deadline = start + timeout_ns;
     struct rbuf b = {0};
     CURLcode rc = CURLE_OK;
     long os_errno = 0;
-    for (int attempt = 0;; attempt++) {
+    int attempts = 0;
+    for (;;) {
         uint64_t now = kit__mono_ns();
+        /* Timeout retries: each attempt has the whole timeout of its own. */
+        if (attempts > 0 && (k->retry_on & KIT_RETRY_TIMEOUT)) deadline = now + timeout_ns;
         long left_ms = now >= deadline ? 0 : (long)((deadline - now) / 1000000ull);
         if (left_ms <= 0) {
             rc = CURLE_OPERATION_TIMEDOUT;
             break;
         }
+        attempts++;
         curl_easy_reset(c);
         curl_easy_setopt(c, CURLOPT_URL, url);
         /* Keep a connection to every downstream (compose-post calls seven):
@@ -190,12 +279,26 @@ static int call(struct kit_req *r, const char *service, const char *method, cons
         rc = curl_easy_perform(c);
         os_errno = 0;
         curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
-        if (rc != CURLE_COULDNT_CONNECT || attempt >= k->call_retries) break;
-        /* A short pause before the retry, within the deadline. */
+        long status = 0;
+        if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        unsigned failure = failure_kind(rc, status);
+        if (!(failure & k->retry_on) || attempts > k->call_retries) break;
+        long pause_ms = kit__retry_backoff_ms(k->retry_backoff_ms, attempts, (uint32_t)kit__mono_ns());
         now = kit__mono_ns();
-        if (now + 20000000ull >= deadline) break;
-        struct timespec ts = {0, 10 * 1000000};
-        nanosleep(&ts, NULL);
+        /* Within the call's one deadline, unless each attempt has its own. */
+        if (!(k->retry_on & KIT_RETRY_TIMEOUT) && now + (uint64_t)pause_ms * 1000000ull + 10000000ull >= deadline)
+            break;
+        const char *rl[] = {k->service, service, failure_name(failure)};
+        kit__metric_add(k->m_retries, 1, rl);
+        if (pause_ms > 0) {
+            struct timespec ts = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (attempts > 1) {
+        char na[16];
+        snprintf(na, sizeof na, "%d", attempts - 1);
+        kit_span_attr(span, "http.request.resend_count", na);
     }
     curl_slist_free_all(h);
     free(payload);

@@ -24,7 +24,11 @@
  *   PORT                         listen port (required)
  *   KIT_THREADS                  server threads (default 4)
  *   KIT_CALL_TIMEOUT_MS          deadline of an outbound call (default 2000)
- *   KIT_CALL_RETRIES             retries of a call that failed to connect (default 1)
+ *   KIT_CALL_RETRIES             retries of a failed call (default 1), of the failures KIT_RETRY_ON names
+ *   KIT_RETRY_ON                 which failures are retried: a comma list of connect (never reached the
+ *                                server), timeout, 5xx, reset (default connect; see client.c)
+ *   KIT_RETRY_BACKOFF_MS         base of the exponential back-off between attempts (default 50; 0: none)
+ *   APP_VERSION                  the release to run (see kit_release; default the app's current one)
  *   KIT_MAX_BODY                 largest request body accepted (default 1 MiB)
  *   LOG_LEVEL                    debug|info|warn|error (default info)
  *   KIT_FLAGS_FILE               flagd-style feature flags (flags.c; unset: none), re-read when it changes
@@ -43,6 +47,8 @@
  *   http_server_requests_in_flight{service}
  *   http_client_requests_total{service,downstream,status}   (status "error" for transport failures)
  *   http_client_request_duration_seconds{service,downstream} (histogram)
+ *   http_client_retries_total{service,downstream,reason}   (reason: connect, timeout, 5xx, reset)
+ *   service_build_info{service,version}                     (1; see kit_release)
  *   downstream_errors_total{service,downstream,reason}       (reason: refused, timeout, reset, dns, http_5xx, other)
  *   db_client_operations_total{service,system,operation,status}  (system: postgresql|redis|memcached; status ok|error)
  *   db_client_operation_duration_seconds{service,system} (histogram)
@@ -133,6 +139,36 @@ void kit_flags_services(struct kit *k, const char *const *services, size_t n);
  * <service>SlowPath) or bypasses its cache (<service>CacheFailure). */
 int kit_flag_slow_path(const struct kit_req *r);
 int kit_flag_cache_bypass(const struct kit_req *r);
+
+/* ---- releases (see release.c) ---- */
+
+/* The kind of regression a release ships. */
+enum kit_regression {
+    KIT_REGRESSION_NONE,
+    KIT_REGRESSION_ERRORS,        /* a share of requests fail (a real bug on some inputs) */
+    KIT_REGRESSION_WRONG_RESULTS, /* answers 200 with wrong data */
+    KIT_REGRESSION_SLOW,          /* a slower code path (N+1 reads, no cache) */
+};
+/* One row of an app's table: the release version of service carries the
+ * regression. */
+struct kit_release {
+    const char *version, *service;
+    enum kit_regression regression;
+};
+/* Pick the release to run: $APP_VERSION, else current. Exits as bad
+ * configuration when it is not 1-64 of [0-9A-Za-z.+-_]. Logs "starting
+ * SERVICE version V" and sets service_build_info. A version the table does
+ * not list for this service runs the good code. Call between kit_new and
+ * kit_serve; table is read at once (not kept). */
+void kit_release(struct kit *k, const char *current, const struct kit_release *table, size_t n);
+const char *kit_version(const struct kit *k);
+/* The regression of the running release (KIT_REGRESSION_NONE mostly). */
+enum kit_regression kit_regression(const struct kit_req *r);
+/* Go's bounds check, reported as a Go service's recovery middleware does:
+ * 0 when i < len; else logs "panic recovered in OPERATION: runtime error:
+ * index out of range [i] with length len", answers 500 with that error,
+ * and returns -1 (the handler must return). */
+int kit_index_check(struct kit_req *r, size_t i, size_t len);
 
 /* ---- spans of one's own ---- */
 

@@ -121,6 +121,26 @@ void kit__flags_poll(struct kit *k);
  * and fail the request when the Failure flag says so (1: answered). */
 int kit__flags_apply(struct kit_req *r);
 
+/* ---- release.c ---- */
+/* 1 when v is a version APP_VERSION may name. */
+int kit__version_valid(const char *v);
+/* The regression table[0..n-1] lists for service at version (NONE when it
+ * lists none). */
+enum kit_regression kit__release_find(const struct kit_release *table, size_t n, const char *service,
+                                      const char *version);
+
+/* ---- client.c: the retry policy ---- */
+enum { KIT_RETRY_CONNECT = 1, KIT_RETRY_TIMEOUT = 2, KIT_RETRY_5XX = 4, KIT_RETRY_RESET = 8 };
+/* KIT_RETRY_ON's comma list (connect, timeout, 5xx, reset; spaces allowed;
+ * "" or "none": nothing) into KIT_RETRY_* bits: 0, or -EINVAL with the bad
+ * word in err. */
+int kit__retry_on_parse(const char *s, unsigned *out, char *err, size_t errlen);
+/* The bits back as a list ("connect,5xx", or "none"). */
+void kit__retry_on_format(unsigned bits, char *out, size_t n);
+/* The pause before retry number attempt (1 = the first retry): base * 2^(attempt-1),
+ * at most 20 * base, with jitter from rnd into its upper half; 0 when base is 0. */
+long kit__retry_backoff_ms(long base, int attempt, uint32_t rnd);
+
 /* ---- the service ---- */
 struct kit_route {
     char *method, *path, *operation;
@@ -139,6 +159,10 @@ struct kit {
     int port, threads;
     long call_timeout_ms;
     int call_retries;
+    unsigned retry_on;     /* KIT_RETRY_* */
+    long retry_backoff_ms; /* 0: retry at once */
+    char *version;         /* kit_release */
+    enum kit_regression regression;
     size_t max_body;
     enum kit_level level;
     char *otlp_url; /* NULL: no export */
@@ -153,7 +177,7 @@ struct kit {
     struct kit_exporter *exporter;
     struct kit_metrics *metrics;
     struct kit_family *m_req_total, *m_req_dur, *m_inflight, *m_cli_total, *m_cli_dur, *m_down_err, *m_db_total,
-        *m_db_dur, *m_dropped;
+        *m_db_dur, *m_dropped, *m_retries;
     pthread_mutex_t log_mu;
     /* feature flags (flags.c) */
     char *flags_path; /* NULL: no flags */

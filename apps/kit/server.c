@@ -66,6 +66,14 @@ struct kit *kit_new(const char *service)
     k->threads = (int)env_long(k, "KIT_THREADS", 4, 1, 256);
     k->call_timeout_ms = env_long(k, "KIT_CALL_TIMEOUT_MS", 2000, 1, 600000);
     k->call_retries = (int)env_long(k, "KIT_CALL_RETRIES", 1, 0, 10);
+    k->retry_backoff_ms = env_long(k, "KIT_RETRY_BACKOFF_MS", 50, 0, 60000);
+    const char *retry_on = getenv("KIT_RETRY_ON");
+    char rerr[160];
+    if (!retry_on) retry_on = "connect";
+    if (kit__retry_on_parse(retry_on, &k->retry_on, rerr, sizeof rerr) < 0) {
+        kit_logf(k, KIT_ERROR, "bad configuration: KIT_RETRY_ON=%s: %s", retry_on, rerr);
+        exit(1);
+    }
     k->max_body = (size_t)env_long(k, "KIT_MAX_BODY", 1 << 20, 0, 1L << 30);
     const char *otlp = getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
     if (otlp && *otlp) {
@@ -109,6 +117,11 @@ struct kit *kit_new(const char *service)
                                 "(refused, timeout, reset, dns, "
                                 "http_5xx, other).",
                                 KIT_COUNTER, 3, l_err);
+    const char *l_retry[] = {"service", "downstream", "reason"};
+    k->m_retries = kit__family(m, "http_client_retries_total",
+                               "Outbound calls sent again, by downstream and the failure retried "
+                               "(connect, timeout, 5xx, reset).",
+                               KIT_COUNTER, 3, l_retry);
     k->m_db_total = kit__family(m, "db_client_operations_total", "Store operations, by system, operation and status.",
                                 KIT_COUNTER, 4, l_db);
     k->m_db_dur = kit__family(m, "db_client_operation_duration_seconds", "Time of a store operation, by system.",
@@ -396,7 +409,10 @@ int kit_serve(struct kit *k)
         return 1;
     }
     atomic_store(&k->listening, 1);
-    kit_logf(k, KIT_INFO, "%s listening on :%d (%d threads)", k->service, k->port, k->threads);
+    char policy[64];
+    kit__retry_on_format(k->retry_on, policy, sizeof policy);
+    kit_logf(k, KIT_INFO, "%s listening on :%d (%d threads; calls: timeout %ld ms, %d retries on %s, back-off %ld ms)",
+             k->service, k->port, k->threads, k->call_timeout_ms, k->call_retries, policy, k->retry_backoff_ms);
     if (k->npools && !pthread_create(&k->warm_thread, NULL, warm_loop, k)) k->warm_started = 1;
 
     int sig = 0;
@@ -440,6 +456,7 @@ void kit_free(struct kit *k)
     free(k->flags_services);
     for (int i = 0; i < k->flags_nwarned; i++) free(k->flags_warned[i]);
     free(k->otlp_url);
+    free(k->version);
     free(k->service);
     free(k);
 }

@@ -5,6 +5,11 @@
  * media-service; then stores it (post-storage-service) and writes it to
  * the author's timeline (user-timeline-service) and to the followers' and
  * mentioned users' home timelines (home-timeline-service).
+ *
+ * Releases with regressions (main.c): 1.1.0-rc1 names the post's media
+ * layout from a table that stops at three media, so a post with four
+ * fails; 1.1.0-rc2 stamps posts in seconds instead of milliseconds, so a
+ * new post sorts below every older one in the timelines.
  */
 #include "sn.h"
 
@@ -39,6 +44,7 @@ static void compose_post(struct kit_req *r, void *arg SN_UNUSED)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     long long ts = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (kit_regression(r) == KIT_REGRESSION_WRONG_RESULTS) ts = (long long)now.tv_sec; /* rc2: the unit slipped */
     char req_id[24];
     long long rid;
     if (sn_get_i64(b, "req_id", 0, SN_MAX_USER_ID, &rid) == 0) snprintf(req_id, sizeof req_id, "%lld", rid);
@@ -60,6 +66,14 @@ static void compose_post(struct kit_req *r, void *arg SN_UNUSED)
     if (json_object_get(b, "media_types")) json_object_set(mreq, "media_types", json_object_get(b, "media_types"));
     if (!(media = must(r, "media-service", "/ComposeMedia", mreq, "ComposeMedia failed"))) goto out;
 
+    const char *layout = NULL;
+    if (kit_regression(r) == KIT_REGRESSION_ERRORS) {
+        /* rc1: the layout a client draws the post's media in. */
+        static const char *const layouts[] = {"none", "single", "pair", "triple"};
+        size_t nmedia = json_array_size(json_object_get(media, "media"));
+        if (kit_index_check(r, nmedia, sizeof layouts / sizeof layouts[0]) < 0) goto out;
+        layout = layouts[nmedia];
+    }
     const char *post_id = sn_get_str(uid, "post_id");
     json_t *c = json_object_get(creator, "creator"), *m = json_object_get(txt, "user_mentions");
     if (!post_id || !json_is_object(c) || !json_is_array(m)) {
@@ -75,6 +89,7 @@ static void compose_post(struct kit_req *r, void *arg SN_UNUSED)
         kit_reply_error(r, 500, "Compose post failure: malformed reply from a downstream service");
         goto out;
     }
+    if (layout) json_object_set_new(post, "media_layout", json_string(layout));
     if (!(rep = must(r, "post-storage-service", "/StorePost", json_pack("{s:O}", "post", post), "StorePost failed")))
         goto out;
     json_decref(rep);

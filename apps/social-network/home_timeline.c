@@ -5,6 +5,12 @@
  * social-graph-service) and the users it mentions, in one round trip (a
  * Lua script); ReadHomeTimeline reads a window newest first and fetches
  * the posts from post-storage-service.
+ *
+ * Releases with regressions (main.c): 1.1.0-rc1 sizes the fan-out for at
+ * most four mentioned users, so a post mentioning five fails; 1.1.0-rc2
+ * reads the window one past its start (the newest post of a first page
+ * is never shown); 1.1.0-rc3 fetches the posts one by one (a ReadPost
+ * call per post instead of one ReadPosts).
  */
 #include "sn.h"
 
@@ -57,7 +63,15 @@ static void write_home_timeline(struct kit_req *r, void *arg SN_UNUSED)
         return;
     }
     size_t nk = 0;
+    /* rc1: "a post mentions at most 4 users" when sizing the keys. */
+    size_t cap = kit_regression(r) == KIT_REGRESSION_ERRORS ? nf + (nm < 4 ? nm : 4) : nf + nm;
     for (size_t i = 0; i < nf + nm; i++) {
+        if (kit_index_check(r, nk, cap) < 0) {
+            free(argv);
+            free(keys);
+            json_decref(rep);
+            return;
+        }
         json_t *wrap = json_pack("{s:O}", "id", i < nf ? json_array_get(followers, i) : json_array_get(mentions, i - nf));
         long long id;
         if (sn_get_i64(wrap, "id", 1, SN_MAX_USER_ID, &id) == 0) snprintf(keys[nk++], sizeof keys[0], "%lld", id);
@@ -86,6 +100,29 @@ static void write_home_timeline(struct kit_req *r, void *arg SN_UNUSED)
     kit_reply_json(r, 200, json_pack("{s:I}", "fanout", (json_int_t)nk));
 }
 
+/* rc3: {"posts": [...]} from one ReadPost call per post (a post gone
+ * from post-storage is left out, as ReadPosts does). */
+static void reply_posts_one_by_one(struct kit_req *r, const char *const *ids, size_t n)
+{
+    json_t *posts = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char err[512];
+        json_t *rep = NULL;
+        int st = sn_call(r, "post-storage-service", "/ReadPost", json_pack("{s:s}", "post_id", ids[i]), &rep, err,
+                         sizeof err);
+        json_t *post = json_object_get(rep, "post");
+        if (st / 100 == 2 && json_is_object(post)) json_array_append(posts, post);
+        else if (st != 404) {
+            json_decref(rep);
+            json_decref(posts);
+            sn_reply_downstream(r, st / 100 == 2 ? 500 : st, "ReadPost failed", st / 100 == 2 ? "bad reply" : err);
+            return;
+        }
+        json_decref(rep);
+    }
+    kit_reply_json(r, 200, json_pack("{s:o}", "posts", posts));
+}
+
 static void read_home_timeline(struct kit_req *r, void *arg SN_UNUSED)
 {
     json_t *b = sn_body(r);
@@ -94,8 +131,10 @@ static void read_home_timeline(struct kit_req *r, void *arg SN_UNUSED)
     if (sn_timeline_args(r, b, &user_id, &start, &stop) < 0) return;
     char key[24], s1[24], s2[24], err[512];
     snprintf(key, sizeof key, "%lld", user_id);
-    snprintf(s1, sizeof s1, "%lld", start);
-    snprintf(s2, sizeof s2, "%lld", stop - 1);
+    /* rc2: the window counted from one past start. */
+    long long shift = kit_regression(r) == KIT_REGRESSION_WRONG_RESULTS;
+    snprintf(s1, sizeof s1, "%lld", start + shift);
+    snprintf(s2, sizeof s2, "%lld", stop - 1 + shift);
     const char *argv[] = {"ZREVRANGE", key, s1, s2};
     redisReply *rep = kit_redis(r, rd, 4, argv, NULL, err, sizeof err);
     if (!rep) {
@@ -106,7 +145,8 @@ static void read_home_timeline(struct kit_req *r, void *arg SN_UNUSED)
     size_t n = 0;
     for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && n < SN_MAX_TIMELINE; i++)
         if (rep->element[i]->type == REDIS_REPLY_STRING) ids[n++] = rep->element[i]->str;
-    sn_reply_posts(r, user_id, ids, n);
+    if (kit_regression(r) == KIT_REGRESSION_SLOW && n > 0) reply_posts_one_by_one(r, ids, n);
+    else sn_reply_posts(r, user_id, ids, n);
     freeReplyObject(rep);
 }
 

@@ -22,6 +22,21 @@ static const struct {
     {"social-graph-service", sn_social_graph_setup}, {"nginx-thrift", sn_nginx_thrift_setup},
 };
 
+/* Releases that shipped a regression (README: "Releases"); any other
+ * version runs the good code. */
+static const struct kit_release releases[] = {
+    {"1.1.0-rc1", "compose-post-service", KIT_REGRESSION_ERRORS},
+    {"1.1.0-rc2", "compose-post-service", KIT_REGRESSION_WRONG_RESULTS},
+    {"1.1.0-rc1", "home-timeline-service", KIT_REGRESSION_ERRORS},
+    {"1.1.0-rc2", "home-timeline-service", KIT_REGRESSION_WRONG_RESULTS},
+    {"1.1.0-rc3", "home-timeline-service", KIT_REGRESSION_SLOW},
+    {"1.1.0-rc1", "post-storage-service", KIT_REGRESSION_ERRORS},
+    {"1.1.0-rc2", "post-storage-service", KIT_REGRESSION_WRONG_RESULTS},
+    {"1.1.0-rc3", "post-storage-service", KIT_REGRESSION_SLOW},
+    {"1.1.0-rc1", "user-service", KIT_REGRESSION_ERRORS},
+    {"1.1.0-rc3", "user-service", KIT_REGRESSION_SLOW},
+};
+
 static int cmp_desc(const void *a, const void *b)
 {
     return *(const int *)b - *(const int *)a;
@@ -54,6 +69,7 @@ int main(int argc, char **argv)
         const char *names[sizeof services / sizeof services[0]];
         for (size_t j = 0; j < sizeof services / sizeof services[0]; j++) names[j] = services[j].name;
         kit_flags_services(k, names, sizeof names / sizeof names[0]);
+        kit_release(k, SN_VERSION, releases, sizeof releases / sizeof releases[0]);
         if (services[i].setup(k) != 0) {
             kit_free(k);
             return 1;

@@ -6,6 +6,12 @@
  * Feature flags: postStorageServiceCacheFailure skips memcached (every read
  * goes to the database); postStorageServiceSlowPath reads the posts one by
  * one, a cache get and a query per post (the N+1 a naive port would do).
+ *
+ * Releases with regressions (main.c): 1.1.0-rc1 keeps the hosts of a
+ * post's urls in four preview slots, so a post with five urls fails to
+ * store; 1.1.0-rc2 sorts the ids for the database's index order and
+ * answers in that order (oldest first: timelines come back reversed);
+ * 1.1.0-rc3 reads without the cache, one query per post.
  */
 #include "sn.h"
 
@@ -27,6 +33,20 @@ static void store_post(struct kit_req *r, void *arg SN_UNUSED)
     if (!json_is_object(post) || sn_get_i64(post, "post_id", 1, 0x7fffffffffffffffLL, &id) < 0) {
         kit_reply_error(r, 400, "invalid post");
         return;
+    }
+    if (kit_regression(r) == KIT_REGRESSION_ERRORS) {
+        /* rc1: the hosts of the post's urls, for link previews. */
+        char hosts[4][128];
+        json_t *urls = json_object_get(post, "urls"), *u;
+        size_t i;
+        json_array_foreach(urls, i, u) {
+            if (kit_index_check(r, i, sizeof hosts / sizeof hosts[0]) < 0) return;
+            const char *url = sn_get_str(u, "expanded_url"), *h = url ? strstr(url, "://") : NULL;
+            snprintf(hosts[i], sizeof hosts[i], "%.*s", h ? (int)strcspn(h + 3, "/") : 0, h ? h + 3 : "");
+        }
+        json_t *list = json_array();
+        for (size_t j = 0; j < json_array_size(urls); j++) json_array_append_new(list, json_string(hosts[j]));
+        json_object_set_new(post, "url_hosts", list);
     }
     char *doc = json_dumps(post, JSON_COMPACT);
     if (!doc || strlen(doc) > 64 * 1024) {
@@ -101,7 +121,8 @@ static int read_posts(struct kit_req *r, const long long *ids, size_t n, char **
         snprintf(keys[i], sizeof keys[i], "%lld", ids[i]);
         keyp[i] = keys[i];
     }
-    int cache_ok = !kit_flag_cache_bypass(r), slow = kit_flag_slow_path(r);
+    int rc3 = kit_regression(r) == KIT_REGRESSION_SLOW;
+    int cache_ok = !kit_flag_cache_bypass(r) && !rc3, slow = kit_flag_slow_path(r) || rc3;
     for (size_t i = 0; i < n; i++) posts[i] = NULL;
     if (cache_ok && slow) {
         for (size_t i = 0; i < n && cache_ok; i++) {
@@ -155,6 +176,12 @@ static int read_posts(struct kit_req *r, const long long *ids, size_t n, char **
     return 0;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
+}
+
 static void read_posts_handler(struct kit_req *r, void *arg SN_UNUSED)
 {
     json_t *b = sn_body(r);
@@ -176,6 +203,8 @@ static void read_posts_handler(struct kit_req *r, void *arg SN_UNUSED)
             return;
         }
     }
+    /* rc2: sorted for the index scan, and the reply built from the sorted list. */
+    if (kit_regression(r) == KIT_REGRESSION_WRONG_RESULTS) qsort(ids, n, sizeof ids[0], cmp_id);
     char err[512];
     if (read_posts(r, ids, n, posts, err, sizeof err) < 0) {
         kit_reply_error(r, 500, "%s", err);

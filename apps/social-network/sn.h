@@ -24,6 +24,7 @@
 #define SN_MAX_TIMELINE 100                /* largest stop-start of one timeline read */
 #define SN_MAX_TEXT 4096                   /* longest post text */
 #define SN_MAX_LIST 64                     /* mentions, urls, media per post */
+#define SN_VERSION "1.0.0"                 /* the release the manifests run (APP_VERSION) */
 
 /* One setup function per service: register handlers and pools; 0 or -1. */
 int sn_compose_post_setup(struct kit *k);

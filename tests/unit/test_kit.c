@@ -1,7 +1,8 @@
 /* test_kit: unit tests of the service kit's pure parts (apps/kit): W3C
  * traceparent parsing and formatting, URL and form decoding, the
  * Prometheus text of the metrics registry, the OTLP JSON of spans, ids,
- * and the Go-style error texts; the memcached multi-get against a real
+ * the Go-style error texts, the retry policy's parsing and back-off, and
+ * the release table; the memcached multi-get against a real
  * memcached (when installed) and against a scripted server (the answers
  * memcached gives rarely). Linked with libkit.a like an app (never with
  * src/); the server, calls and other store operations are covered by
@@ -512,6 +513,70 @@ static void test_flags_parse(void)
     T_EQ_INT(v.value[KIT_FLAG_FAILURE], 0);
 }
 
+static void test_retry_policy(void)
+{
+    unsigned bits = 99;
+    char err[160], txt[64];
+    T_EQ_INT(kit__retry_on_parse("connect", &bits, err, sizeof err), 0);
+    T_EQ_INT(bits, KIT_RETRY_CONNECT);
+    T_EQ_INT(kit__retry_on_parse(" timeout, 5xx ,reset", &bits, err, sizeof err), 0);
+    T_EQ_INT(bits, KIT_RETRY_TIMEOUT | KIT_RETRY_5XX | KIT_RETRY_RESET);
+    kit__retry_on_format(bits, txt, sizeof txt);
+    T_EQ_STR(txt, "timeout,5xx,reset");
+    T_EQ_INT(kit__retry_on_parse("none", &bits, err, sizeof err), 0);
+    T_EQ_INT(bits, 0);
+    kit__retry_on_format(bits, txt, sizeof txt);
+    T_EQ_STR(txt, "none");
+    T_EQ_INT(kit__retry_on_parse("", &bits, err, sizeof err), 0);
+    T_EQ_INT(bits, 0);
+    bits = 7;
+    T_EQ_INT(kit__retry_on_parse("connect,5XX", &bits, err, sizeof err), -EINVAL);
+    T_EQ_INT(bits, 7); /* untouched on failure */
+    T_CHECK(strstr(err, "\"5XX\"") != NULL);
+    T_EQ_INT(kit__retry_on_parse("connected", &bits, err, sizeof err), -EINVAL);
+    /* Back-off: 0 stays 0; else doubling from base, capped at 20x, jittered into the upper half. */
+    T_EQ_INT(kit__retry_backoff_ms(0, 3, 12345), 0);
+    for (uint32_t rnd = 0; rnd < 2000; rnd += 37) {
+        long b1 = kit__retry_backoff_ms(50, 1, rnd), b3 = kit__retry_backoff_ms(50, 3, rnd);
+        long b9 = kit__retry_backoff_ms(50, 9, rnd);
+        T_CHECK(b1 >= 25 && b1 <= 50);
+        T_CHECK(b3 >= 100 && b3 <= 200);
+        T_CHECK(b9 >= 500 && b9 <= 1000);
+    }
+    T_EQ_INT(kit__retry_backoff_ms(1, 1, 0), 0);
+    T_CHECK(kit__retry_backoff_ms(1, 1, 1) <= 1);
+}
+
+static void test_releases(void)
+{
+    T_CHECK(kit__version_valid("1.0.0"));
+    T_CHECK(kit__version_valid("1.1.0-rc1+build_7"));
+    T_CHECK(!kit__version_valid(""));
+    T_CHECK(!kit__version_valid(NULL));
+    T_CHECK(!kit__version_valid("1.0 0"));
+    T_CHECK(!kit__version_valid("1.0.0\n"));
+    T_CHECK(!kit__version_valid("v/1"));
+    char long_v[80];
+    memset(long_v, '1', sizeof long_v - 1);
+    long_v[sizeof long_v - 1] = '\0';
+    T_CHECK(!kit__version_valid(long_v));
+    long_v[64] = '\0';
+    T_CHECK(kit__version_valid(long_v));
+    static const struct kit_release table[] = {
+        {"1.1.0-rc1", "compose-post-service", KIT_REGRESSION_ERRORS},
+        {"1.1.0-rc2", "compose-post-service", KIT_REGRESSION_WRONG_RESULTS},
+        {"1.1.0-rc3", "post-storage-service", KIT_REGRESSION_SLOW},
+    };
+    T_EQ_INT(kit__release_find(table, 3, "compose-post-service", "1.1.0-rc1"), KIT_REGRESSION_ERRORS);
+    T_EQ_INT(kit__release_find(table, 3, "compose-post-service", "1.1.0-rc2"), KIT_REGRESSION_WRONG_RESULTS);
+    T_EQ_INT(kit__release_find(table, 3, "post-storage-service", "1.1.0-rc3"), KIT_REGRESSION_SLOW);
+    /* Another service's regression, the current version, a fixed one: the good code. */
+    T_EQ_INT(kit__release_find(table, 3, "compose-post-service", "1.1.0-rc3"), KIT_REGRESSION_NONE);
+    T_EQ_INT(kit__release_find(table, 3, "compose-post-service", "1.0.0"), KIT_REGRESSION_NONE);
+    T_EQ_INT(kit__release_find(table, 3, "compose-post-service", "1.1.0"), KIT_REGRESSION_NONE);
+    T_EQ_INT(kit__release_find(table, 0, "compose-post-service", "1.1.0-rc1"), KIT_REGRESSION_NONE);
+}
+
 int main(void)
 {
     T_RUN(test_traceparent_parse);
@@ -528,5 +593,7 @@ int main(void)
     T_RUN(test_call_raw_needs_request);
     T_RUN(test_flag_prefix);
     T_RUN(test_flags_parse);
+    T_RUN(test_retry_policy);
+    T_RUN(test_releases);
     return t_done();
 }
