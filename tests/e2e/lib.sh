@@ -4,7 +4,7 @@
 # never touch a user's labs:
 #   LAB            t-<script>-<pid>             (the --lab name)
 #   AIOPSLAB_HOME  a fresh mktemp -d            (exported: all lab data)
-#   NET            150..249 from a hash of the script's name (127.NET.0.0/16)
+#   NET            30..249 from a hash of the script's name (127.NET.0.0/16; E2E_NET overrides)
 #   LABDIR         $AIOPSLAB_HOME/labs/$LAB
 # lab_down runs on exit whatever happens: `cluster down`, then any process
 # still tied to this AIOPSLAB_HOME (by command line, environment or working
@@ -23,7 +23,8 @@ AIOPSLAB="$BUILD/aiopslab"
 E2E_NAME=$(basename "${0%.sh}")
 LAB="t-$(printf '%s' "$E2E_NAME" | tr -c 'a-z0-9\n' '-' | cut -c1-16)-$$"
 LAB=${LAB:0:32}
-NET=$((150 + $(printf '%s' "$E2E_NAME" | cksum | cut -d' ' -f1) % 100))
+# 30..249 from a hash of the script's name (E2E_NET overrides): scripts run side by side.
+NET=${E2E_NET:-$((30 + $(printf '%s' "$E2E_NAME" | cksum | cut -d' ' -f1) % 220))}
 AIOPSLAB_HOME=$(mktemp -d "${TMPDIR:-/tmp}/aiopslab-e2e.XXXXXX")
 chmod 711 "$AIOPSLAB_HOME" # pods that run as another user (runAsUser) reach their folders
 export AIOPSLAB_HOME
