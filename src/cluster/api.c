@@ -22,23 +22,27 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "core/util.h"
 
-#define API_MAX_CONNS 256
-#define API_IDLE_MS 30000 /* a client that sends no request within this is dropped */
+#define API_MAX_CONNS 256      /* on daemon.sock */
+#define API_MAX_AGENT_CONNS 64 /* on agent.sock: an agent cannot crowd the lab's own clients out */
+#define API_REQUEST_MS 30000 /* default: the whole request must arrive within this after the accept */
+#define API_REPLY_MS 30000   /* default: the reply must be taken within this after it is queued */
 
 struct conn {
     uv_pipe_t pipe;
-    uv_timer_t idle;
-    int open_handles;
+    uv_timer_t deadline; /* bounds the connection's life: see "connections" below */
+    int open_handles;    /* of pipe and deadline, not yet closed; freed at 0 */
     int closing;
     struct daemon *d;
     struct buf in;
-    int done;
+    int done; /* a reply is queued: reading has stopped */
     int shutdown_after;
     int agent; /* came in on agent.sock: the agents' view (see api_start) */
 };
 
-static int open_conns;
+static int open_conns[2]; /* by conn.agent */
+static uint64_t api_request_ms = API_REQUEST_MS, api_reply_ms = API_REPLY_MS;
 
 json_t *api_error(int code, const char *reason, const char *fmt, ...)
 {
@@ -501,13 +505,24 @@ static json_t *dispatch(struct conn *c, json_t *req)
     return api_error(400, "BadRequest", "unknown op \"%s\"", op);
 }
 
+/* ---- connections ----
+ *
+ * A connection lives from accept to the close callback of its last handle
+ * (the pipe and its deadline timer); every path ends in conn_close, which
+ * closes both. Its life is bounded whatever the client does: the request
+ * must arrive within API_REQUEST_MS of the accept (a client that connects
+ * and sends nothing, or half a request, is dropped), and the reply must be
+ * taken within API_REPLY_MS of being queued (a client that never reads is
+ * dropped; closing the pipe cancels the write). Requests are served
+ * synchronously on the loop, so nothing else can hold a connection open. */
+
 static void on_close(uv_handle_t *h)
 {
     struct conn *c = h->data;
     if (--c->open_handles) return;
     buf_free(&c->in);
+    open_conns[c->agent]--;
     free(c);
-    open_conns--;
 }
 
 /* Close both handles; the connection is freed when the last is closed. */
@@ -515,19 +530,21 @@ static void conn_close(struct conn *c)
 {
     if (c->closing) return;
     c->closing = 1;
-    uv_close((uv_handle_t *)&c->idle, on_close);
+    uv_close((uv_handle_t *)&c->deadline, on_close);
+    uv_close((uv_handle_t *)&c->pipe, on_close);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+    log_debug("api: dropping a client that did not %s in time", c->done ? "take its reply" : "send its request");
     conn_close(c);
 }
 
-static void on_idle(uv_timer_t *t)
+/* The reply went out (or failed, or was cancelled by a close): the
+ * connection ends, and with a shutdown request the daemon too. */
+static void conn_finish(struct conn *c)
 {
-    conn_close(t->data);
-}
-
-static void on_written(uv_write_t *w, int status)
-{
-    struct conn *c = w->data;
-    free(w);
     if (c->shutdown_after) {
         c->d->stopping = 1;
         uv_stop(c->d->loop);
@@ -535,25 +552,37 @@ static void on_written(uv_write_t *w, int status)
     conn_close(c);
 }
 
+static void on_written(uv_write_t *w, int status)
+{
+    struct conn *c = w->data;
+    free(w);
+    if (status < 0 && status != UV_ECANCELED) log_debug("api: reply not delivered: %s", uv_strerror(status));
+    conn_finish(c);
+}
+
 static void reply_and_close(struct conn *c, json_t *reply)
 {
     char *text = json_dumps(reply, JSON_COMPACT);
     json_decref(reply);
+    if (!text) /* jansson could not encode it (out of memory) */
+        text = xstrdup("{\"error\":{\"code\":500,\"reason\":\"InternalError\",\"message\":\"cannot encode the reply\"}}");
     size_t n = strlen(text);
-    text = xrealloc(text, n + 2);
-    text[n] = '\n';
-    text[n + 1] = '\0';
     uv_write_t *w = xmalloc(sizeof *w + n + 1);
     char *copy = (char *)(w + 1);
-    memcpy(copy, text, n + 1);
+    memcpy(copy, text, n);
+    copy[n] = '\n';
     free(text);
     w->data = c;
     uv_buf_t b = uv_buf_init(copy, (unsigned)n + 1);
     c->done = 1;
     uv_read_stop((uv_stream_t *)&c->pipe);
+    /* The reply's own budget starts now, not when the loop last looked at
+     * the clock: the request may have taken a while. */
+    uv_update_time(c->d->loop);
+    uv_timer_start(&c->deadline, on_deadline, api_reply_ms, 0);
     if (uv_write(w, (uv_stream_t *)&c->pipe, &b, 1, on_written)) {
         free(w);
-        conn_close(c);
+        conn_finish(c);
     }
 }
 
@@ -568,7 +597,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     struct conn *c = s->data;
     if (c->done) return;
-    if (n < 0) {
+    if (n < 0) { /* the client hung up (or failed) before a whole request */
         conn_close(c);
         return;
     }
@@ -588,25 +617,53 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     reply_and_close(c, reply);
 }
 
+/* An accept that failed (EMFILE, ENFILE, ENOMEM: libuv has already shed the
+ * waiting connection when it could). Said once in a while, not per try. */
+static void accept_failed(struct daemon *d, int status)
+{
+    static uint64_t last_said;
+    uint64_t now = uv_now(d->loop);
+    if (last_said && now - last_said < 10000) return;
+    last_said = now;
+    log_warn("api: cannot accept a connection: %s (%d connections open)", uv_strerror(status),
+             open_conns[0] + open_conns[1]);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct daemon *d = server->data;
-    if (status < 0) return;
+    if (status < 0) {
+        accept_failed(d, status);
+        return;
+    }
     struct conn *c = xcalloc(1, sizeof *c);
     c->d = d;
     c->agent = server == (uv_stream_t *)&d->agent_api;
     buf_init(&c->in, CLUSTER_API_MAX);
     uv_pipe_init(d->loop, &c->pipe, 0);
-    uv_timer_init(d->loop, &c->idle);
-    c->pipe.data = c->idle.data = c;
+    uv_timer_init(d->loop, &c->deadline);
+    c->pipe.data = c->deadline.data = c;
     c->open_handles = 2;
-    open_conns++;
-    if (uv_accept(server, (uv_stream_t *)&c->pipe) || open_conns > API_MAX_CONNS ||
-        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read)) {
+    open_conns[c->agent]++;
+    /* Accept first, always: libuv stops watching the listener until the
+     * waiting connection is taken. */
+    int rc = uv_accept(server, (uv_stream_t *)&c->pipe);
+    if (rc) {
+        accept_failed(d, rc);
         conn_close(c);
         return;
     }
-    uv_timer_start(&c->idle, on_idle, API_IDLE_MS, 0);
+    int max = c->agent ? API_MAX_AGENT_CONNS : API_MAX_CONNS;
+    if (open_conns[c->agent] > max) { /* said, not silently dropped: the client reports it */
+        reply_and_close(c, api_error(503, "ServiceUnavailable",
+                                     "the cluster daemon is busy (%d connections open); try again", max));
+        return;
+    }
+    if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read)) {
+        conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->deadline, on_deadline, api_request_ms, 0);
 }
 
 static int listen_on(struct daemon *d, uv_pipe_t *p, const char *name, int mode, char *err, size_t errlen)
@@ -630,6 +687,12 @@ static int listen_on(struct daemon *d, uv_pipe_t *p, const char *name, int mode,
  * served on either. */
 int api_start(struct daemon *d, char *err, size_t errlen)
 {
+    /* Tests shorten the bounds to see them act; a bad value keeps the default. */
+    long ms;
+    const char *v = getenv("AIOPSLAB_API_REQUEST_MS");
+    if (v && !parse_long(v, 100, 3600000, &ms)) api_request_ms = (uint64_t)ms;
+    v = getenv("AIOPSLAB_API_REPLY_MS");
+    if (v && !parse_long(v, 100, 3600000, &ms)) api_reply_ms = (uint64_t)ms;
     int rc = listen_on(d, &d->api, "daemon.sock", 0600, err, errlen);
     if (!rc) rc = listen_on(d, &d->agent_api, "agent.sock", 0666, err, errlen);
     return rc;
