@@ -1,7 +1,10 @@
 /* virtualization: faults in the cluster's objects — the misconfigurations
  * and operation errors of Kubernetes that AIOpsLab's problems are made of.
  * Each one changes an object through the daemon's API, exactly as a
- * careless `kubectl` would, after saving what it changes. */
+ * careless `kubectl` would, after saving what it changes. This file has
+ * the Service faults and the layer's list; the pod template's faults are
+ * in virtualization_pods.c, the ConfigMap's and Secret's in
+ * virtualization_config.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,6 +16,7 @@
 #include "core/json.h"
 #include "faults/fault.h"
 #include "faults/layers.h"
+#include "faults/virtualization_types.h"
 
 /* ---- target-port-misconfig ------------------------------------------------ */
 
@@ -63,6 +67,27 @@ static int tpm_verify(struct fault_ctx *c)
     return moved && refused;
 }
 
+/* Fixed when the Service's endpoints are ready and the port they carry
+ * accepts connections, however the port was corrected. */
+static int tpm_fixed(struct fault_ctx *c)
+{
+    json_t *ep = fault_get(c, "Endpoints", c->target, NULL);
+    if (!ep) return 0;
+    const json_t *sub = json_array_get(json_path(ep, "subsets"), 0);
+    long long port = json_path_int(json_array_get(json_object_get(sub, "ports"), 0), "port", 0);
+    const char *ip = json_path_str(json_array_get(json_object_get(sub, "addresses"), 0), "ip", NULL);
+    int ok = 0;
+    if (ip && port > 0) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        inet_pton(AF_INET, ip, &a.sin_addr);
+        ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        if (fd >= 0) close(fd);
+    }
+    json_decref(ep);
+    return ok;
+}
+
 static int tpm_recover(struct fault_ctx *c)
 {
     json_t *ports = json_object_get(c->state, "ports");
@@ -95,6 +120,7 @@ static const struct fault_type target_port_misconfig = {
     .inject = tpm_inject,
     .verify = tpm_verify,
     .recover = tpm_recover,
+    .fixed = tpm_fixed,
 };
 
 /* ---- scale-to-zero ------------------------------------------------------------ */
@@ -186,9 +212,100 @@ static const struct fault_type service_deleted = {
     .recover = sd_recover,
 };
 
+/* ---- selector-mismatch ------------------------------------------------------- */
+
+static int sm_inject(struct fault_ctx *c)
+{
+    json_t *svc = fault_get(c, "Service", c->target, NULL);
+    if (!svc) return -1;
+    json_t *sel = json_deep_copy(json_path(svc, "spec.selector"));
+    json_decref(svc);
+    const char *key = fault_param_str(c, "key"), *value = fault_param_str(c, "value");
+    const char *cur = json_string_value(json_object_get(sel, key));
+    if (!json_object_size(sel) || (cur && !strcmp(cur, value))) {
+        if (!json_object_size(sel)) snprintf(c->err, sizeof c->err, "Service \"%s\" has no selector", c->target);
+        else snprintf(c->err, sizeof c->err, "the Service already selects %s=%s", key, value);
+        json_decref(sel);
+        return -1;
+    }
+    json_object_set(c->state, "selector", sel);
+    if (fault_save(c)) {
+        json_decref(sel);
+        return -1;
+    }
+    /* A label the pods do not carry (a version the Service was moved to
+     * before the pods were), or a typo in the app label's value. */
+    json_object_set_new(sel, key, json_string(value));
+    json_t *ops = json_pack("[{s:s, s:s, s:o}]", "op", "replace", "path", "/spec/selector", "value", sel);
+    int rc = fault_patch(c, "Service", c->target, "json", ops);
+    json_decref(ops);
+    return rc;
+}
+
+/* The Service's Endpoints list no address while its pods run. */
+static int sm_verify(struct fault_ctx *c)
+{
+    int missing = 0;
+    json_t *ep = fault_get(c, "Endpoints", c->target, &missing);
+    if (!ep) return missing;
+    size_t i;
+    json_t *sub;
+    int addrs = 0;
+    json_array_foreach(json_path(ep, "subsets"), i, sub) addrs += (int)json_array_size(json_object_get(sub, "addresses"));
+    json_decref(ep);
+    return addrs == 0;
+}
+
+static int sm_recover(struct fault_ctx *c)
+{
+    json_t *sel = json_object_get(c->state, "selector");
+    if (!sel) return 0;
+    int missing = 0;
+    json_t *svc = fault_get(c, "Service", c->target, &missing);
+    json_decref(svc);
+    if (!svc) return missing ? 0 : -1;
+    json_t *ops = json_pack("[{s:s, s:s, s:O}]", "op", "replace", "path", "/spec/selector", "value", sel);
+    int rc = fault_patch(c, "Service", c->target, "json", ops);
+    json_decref(ops);
+    return rc;
+}
+
+static const struct fault_param sm_params[] = {
+    {"key", FP_STRING, 0, 253, "version", NULL, "the selector label to set (added, or its value replaced)"},
+    {"value", FP_STRING, 0, 63, "v2", NULL, "the value no pod carries"},
+    {0},
+};
+
+static const struct fault_type selector_mismatch = {
+    .id = "selector-mismatch",
+    .layer = FAULT_VIRTUALIZATION,
+    .cls = FAULT_MISCONFIGURATION,
+    .target = FT_SERVICE,
+    .resource = "service",
+    .summary = "the Service's selector no longer matches its pods' labels",
+    .symptoms = "the Service has no endpoints (kubectl get endpoints shows <none>) while its pods are Running and "
+                "Ready; callers get \"connection refused\" and return 5xx; kubectl describe svc shows the selector",
+    .params = sm_params,
+    .verify_ms = 5000,
+    .inject = sm_inject,
+    .verify = sm_verify,
+    .recover = sm_recover,
+};
+
 const struct fault_type *const fault_types_virtualization[] = {
     &target_port_misconfig,
     &scale_to_zero,
     &service_deleted,
+    &selector_mismatch,
+    &virt_node_selector_missing,
+    &virt_wrong_command,
+    &virt_bad_env,
+    &virt_bad_configmap_value,
+    &virt_wrong_secret,
+    &virt_liveness_probe_misconfig,
+    &virt_readiness_probe_failing,
+    &virt_memory_limit_oom,
+    &virt_cpu_limit_throttle,
+    &virt_bad_rollout,
     NULL,
 };
