@@ -8,6 +8,7 @@
 #include "core/json.h"
 #include "core/timeutil.h"
 #include "core/util.h"
+#include "faults/digest.h"
 #include "faults/fault.h"
 
 static int usage(FILE *f)
@@ -18,6 +19,7 @@ static int usage(FILE *f)
                "  aiopslab fault inject TYPE -n NAMESPACE --target NAME [--param KEY=VALUE ...] [--no-verify] [-o json]\n"
                "  aiopslab fault status [--all] [-o json]\n"
                "  aiopslab fault recover ID|--all\n"
+               "  aiopslab fault digest -n NAMESPACE   (row counts and md5s of its PostgreSQL data, JSON)\n"
                "\n"
                "Faults act on the live lab and are journalled before they act: `fault recover --all`\n"
                "(and every start of the cluster daemon) undoes whatever is left, also after a crash.\n"
@@ -244,6 +246,24 @@ static int cmd_recover(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+static int cmd_digest(int argc, char **argv)
+{
+    if (argc != 3 || (strcmp(argv[1], "-n") && strcmp(argv[1], "--namespace"))) return usage(stderr);
+    struct lab lab;
+    if (lab_of(&lab)) return 1;
+    char err[1024];
+    json_t *d = fault_digest(&lab, argv[2], err, sizeof err);
+    if (!d) {
+        fprintf(stderr, "aiopslab: fault digest: %s\n", err);
+        return 1;
+    }
+    char *s = json_dumps(d, JSON_INDENT(2) | JSON_SORT_KEYS);
+    puts(s);
+    free(s);
+    json_decref(d);
+    return 0;
+}
+
 int cli_fault(int argc, char **argv)
 {
     if (argc < 2) return usage(stderr);
@@ -254,6 +274,7 @@ int cli_fault(int argc, char **argv)
     if (!strcmp(sub, "inject")) return cmd_inject(argc - 1, argv + 1);
     if (!strcmp(sub, "status")) return cmd_status(argc - 1, argv + 1);
     if (!strcmp(sub, "recover")) return cmd_recover(argc - 1, argv + 1);
+    if (!strcmp(sub, "digest")) return cmd_digest(argc - 1, argv + 1);
     fprintf(stderr, "aiopslab: fault: unknown subcommand \"%s\"\n", sub);
     return usage(stderr);
 }

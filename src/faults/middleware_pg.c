@@ -1,0 +1,736 @@
+/* middleware_pg: PostgreSQL faults, done as the store's superuser over a
+ * real session (mwf_util.h), the way a DBA's mistake would be done:
+ * REVOKE, ALTER ROLE ... PASSWORD, ALTER SYSTEM plus a restart, DROP
+ * INDEX, a transaction left holding a lock, a client that takes every
+ * connection slot. (db-drop-user is in middleware_pg_role.c.)
+ *
+ * Each one saves, before it acts, what recover needs to put the store
+ * back exactly: the privileges revoked, the role's password verifier (not
+ * the password: PostgreSQL takes the SCRAM verifier back as is), the
+ * setting's previous value, the index's definition from pg_indexes. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/json.h"
+#include "faults/middleware.h"
+#include "faults/mwf_util.h"
+
+static const char *const PERMISSION_DENIED[] = {"permission denied for table", NULL};
+static const char *const AUTH_FAILED[] = {"password authentication failed", NULL};
+static const char *const NO_SLOTS[] = {"too many clients already", "remaining connection slots are reserved", NULL};
+
+static void sleep_ms(long ms) { nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL); }
+
+/* The target store and a superuser session on its application database. */
+static int open_store(struct fault_ctx *c, struct mwf_store *s, PGconn **pg)
+{
+    *pg = NULL;
+    if (mwf_store_find(c, c->target, "postgres", 5432, s)) return -1;
+    if (!(*pg = mwf_pg_admin(c, s, NULL))) {
+        mwf_store_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_store(struct mwf_store *s, PGconn *pg)
+{
+    if (pg) PQfinish(pg);
+    mwf_store_free(s);
+}
+
+/* ---- db-revoke-privileges ------------------------------------------------------------- */
+
+/* The role's privileges per table (of the "table" parameter, or all),
+ * as "SELECT,UPDATE*" (* = WITH GRANT OPTION). */
+static const char SQL_TABLE_PRIVS[] =
+    "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),"
+    " string_agg(p.privilege_type || CASE WHEN p.is_grantable THEN '*' ELSE '' END, ',' ORDER BY p.privilege_type)"
+    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " CROSS JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS p"
+    " WHERE p.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+    "   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
+    "   AND ($2 = 'all' OR c.relname = $2 OR n.nspname || '.' || c.relname = $2)"
+    " GROUP BY 1 ORDER BY 1";
+
+static int revoke_inject(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    PGconn *pg;
+    if (open_store(c, &s, &pg)) return -1;
+    int rc = -1;
+    PGresult *r = NULL;
+    const char *role = mwf_pg_app_user(c, &s);
+    if (!role) goto out;
+    const char *args[] = {role, fault_param_str(c, "table")};
+    if (!(r = mwf_pg_query(c, pg, SQL_TABLE_PRIVS, 2, args))) goto out;
+    if (!PQntuples(r)) {
+        snprintf(c->err, sizeof c->err, "role %s has no privileges on %s in database %s", role,
+                 strcmp(args[1], "all") ? args[1] : "any table", mwf_pg_app_db(&s));
+        goto out;
+    }
+    json_t *tables = json_array();
+    for (int i = 0; i < PQntuples(r); i++)
+        json_array_append_new(tables, json_pack("{s:s, s:s}", "table", PQgetvalue(r, i, 0), "privileges",
+                                                PQgetvalue(r, i, 1)));
+    json_object_set_new(c->state, "role", json_string(role));
+    json_object_set_new(c->state, "tables", tables);
+    if (fault_save(c)) goto out;
+    char qrole[256], sql[1024];
+    if (mwf_pg_ident(role, qrole, sizeof qrole)) goto out;
+    if (mwf_pg_exec(c, pg, "BEGIN", 0, NULL)) goto out;
+    for (int i = 0; i < PQntuples(r); i++) {
+        snprintf(sql, sizeof sql, "REVOKE ALL ON TABLE %s FROM %s", PQgetvalue(r, i, 0), qrole);
+        if (mwf_pg_exec(c, pg, sql, 0, NULL)) goto out; /* the session's end rolls it back */
+    }
+    rc = mwf_pg_exec(c, pg, "COMMIT", 0, NULL);
+out:
+    PQclear(r);
+    close_store(&s, pg);
+    return rc;
+}
+
+static int revoke_verify(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return 0;
+    char sql[600];
+    snprintf(sql, sizeof sql, "SELECT 1 FROM %s LIMIT 1",
+             json_string_value(json_object_get(json_array_get(json_object_get(c->state, "tables"), 0), "table")));
+    int took = mwf_pg_app_fails(c, &s, sql, PERMISSION_DENIED);
+    mwf_store_free(&s);
+    return took;
+}
+
+/* GRANT back each table's saved privileges (those WITH GRANT OPTION too). */
+static int revoke_recover(struct fault_ctx *c)
+{
+    const char *role = json_string_value(json_object_get(c->state, "role"));
+    json_t *tables = json_object_get(c->state, "tables");
+    if (!role || !tables) return 0;
+    struct mwf_store s;
+    PGconn *pg;
+    if (open_store(c, &s, &pg)) return -1;
+    int rc = -1;
+    char qrole[256];
+    if (mwf_pg_ident(role, qrole, sizeof qrole)) goto out;
+    size_t i;
+    json_t *t;
+    json_array_foreach(tables, i, t)
+    {
+        const char *name = json_string_value(json_object_get(t, "table"));
+        const char *args[] = {name};
+        PGresult *r = mwf_pg_query(c, pg, "SELECT to_regclass($1) IS NOT NULL", 1, args);
+        if (!r) goto out;
+        int exists = PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+        if (!exists) continue; /* dropped since: nothing to give back */
+        char plain[256] = "", grantable[256] = "", privs[256];
+        snprintf(privs, sizeof privs, "%s", json_string_value(json_object_get(t, "privileges")));
+        for (char *p = privs, *next; p && *p; p = next) {
+            next = strchr(p, ',');
+            if (next) *next++ = '\0';
+            size_t len = strlen(p);
+            char *dst = len && p[len - 1] == '*' ? grantable : plain;
+            if (len && p[len - 1] == '*') p[len - 1] = '\0';
+            snprintf(dst + strlen(dst), 256 - strlen(dst), "%s%s", dst[0] ? ", " : "", p);
+        }
+        char sql[1024];
+        if (plain[0]) {
+            snprintf(sql, sizeof sql, "GRANT %s ON TABLE %s TO %s", plain, name, qrole);
+            if (mwf_pg_exec(c, pg, sql, 0, NULL)) goto out;
+        }
+        if (grantable[0]) {
+            snprintf(sql, sizeof sql, "GRANT %s ON TABLE %s TO %s WITH GRANT OPTION", grantable, name, qrole);
+            if (mwf_pg_exec(c, pg, sql, 0, NULL)) goto out;
+        }
+    }
+    rc = 0;
+out:
+    close_store(&s, pg);
+    return rc;
+}
+
+static const struct fault_param revoke_params[] = {
+    {"table", FP_STRING, 0, 128, "all", NULL, "the table (or schema.table) whose privileges go, or all"},
+    {0},
+};
+
+const struct fault_type mw_db_revoke_privileges = {
+    .id = "db-revoke-privileges",
+    .layer = FAULT_MIDDLEWARE,
+    .cls = FAULT_AUTHENTICATION,
+    .target = FT_POSTGRES,
+    .resource = "db-role",
+    .summary = "the application's role loses its privileges on its tables (REVOKE ALL)",
+    .symptoms = "the services' queries fail with \"pq: permission denied for table ...\" and they answer 5xx; the "
+                "store's log shows the same ERROR; its pod stays Running and Ready, connections still succeed",
+    .params = revoke_params,
+    .verify_ms = 5000,
+    .inject = revoke_inject,
+    .verify = revoke_verify,
+    .recover = revoke_recover,
+};
+
+/* ---- db-password-change -------------------------------------------------------------------- */
+
+static int password_inject(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    PGconn *pg;
+    if (open_store(c, &s, &pg)) return -1;
+    int rc = -1;
+    PGresult *r = NULL;
+    const char *role = mwf_pg_app_user(c, &s);
+    if (!role) goto out;
+    const char *args[] = {role};
+    if (!(r = mwf_pg_query(c, pg, "SELECT rolpassword FROM pg_authid WHERE rolname = $1", 1, args))) goto out;
+    if (!PQntuples(r)) {
+        snprintf(c->err, sizeof c->err, "role %s does not exist", role);
+        goto out;
+    }
+    json_object_set_new(c->state, "role", json_string(role));
+    json_object_set_new(c->state, "verifier", PQgetisnull(r, 0, 0) ? json_null() : json_string(PQgetvalue(r, 0, 0)));
+    if (fault_save(c)) goto out;
+    /* A new password nobody knows, as a rotation done in the database only. */
+    unsigned char rnd[12];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, rnd, sizeof rnd) != (ssize_t)sizeof rnd) {
+        if (fd >= 0) close(fd);
+        snprintf(c->err, sizeof c->err, "cannot read /dev/urandom");
+        goto out;
+    }
+    close(fd);
+    char pw[32] = "", qrole[256], sql[512];
+    for (size_t i = 0; i < sizeof rnd; i++) snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
+    if (mwf_pg_ident(role, qrole, sizeof qrole)) goto out;
+    snprintf(sql, sizeof sql, "ALTER ROLE %s PASSWORD '%s'", qrole, pw);
+    rc = mwf_pg_exec(c, pg, sql, 0, NULL);
+out:
+    PQclear(r);
+    close_store(&s, pg);
+    return rc;
+}
+
+static int auth_fails_verify(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return 0;
+    int took = mwf_pg_app_fails(c, &s, NULL, AUTH_FAILED);
+    mwf_store_free(&s);
+    return took;
+}
+
+static int password_recover(struct fault_ctx *c)
+{
+    const char *role = json_string_value(json_object_get(c->state, "role"));
+    json_t *v = json_object_get(c->state, "verifier");
+    if (!role || !v) return 0;
+    struct mwf_store s;
+    PGconn *pg;
+    if (open_store(c, &s, &pg)) return -1;
+    int rc = -1;
+    char qrole[256], lit[512], sql[1024];
+    if (mwf_pg_ident(role, qrole, sizeof qrole)) goto out;
+    if (json_is_null(v)) {
+        snprintf(sql, sizeof sql, "ALTER ROLE %s PASSWORD NULL", qrole);
+    } else {
+        if (mwf_pg_literal(json_string_value(v), lit, sizeof lit)) goto out;
+        snprintf(sql, sizeof sql, "ALTER ROLE %s PASSWORD %s", qrole, lit); /* the verifier, stored as is */
+    }
+    rc = mwf_pg_exec(c, pg, sql, 0, NULL);
+out:
+    close_store(&s, pg);
+    return rc;
+}
+
+static const struct fault_param no_params[] = {{0}};
+
+const struct fault_type mw_db_password_change = {
+    .id = "db-password-change",
+    .layer = FAULT_MIDDLEWARE,
+    .cls = FAULT_AUTHENTICATION,
+    .target = FT_POSTGRES,
+    .resource = "db-role",
+    .summary = "the application role's password is changed in the database only (the Secret keeps the old one)",
+    .symptoms = "new connections fail with \"pq: password authentication failed for user ...\" (the store logs "
+                "FATAL for each); pooled connections keep working until they are reopened, so errors grow as "
+                "services reconnect or restart",
+    .params = no_params,
+    .verify_ms = 5000,
+    .inject = password_inject,
+    .verify = auth_fails_verify,
+    .recover = password_recover,
+};
+
+/* ---- db-max-connections --------------------------------------------------------------------- */
+
+/* A running value, or -1. */
+static long long pg_setting(struct fault_ctx *c, PGconn *pg, const char *name)
+{
+    const char *args[] = {name};
+    PGresult *r = mwf_pg_query(c, pg, "SELECT setting::bigint FROM pg_settings WHERE name = $1", 1, args);
+    long long v = r && PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    PQclear(r);
+    return v;
+}
+
+/* Restart the postmaster as `pg_ctl restart` in the container would: a
+ * fast shutdown (SIGINT) ends the container's process, and the kubelet
+ * starts it again in the same pod, on the same emptyDir data. */
+static int restart_postgres(struct fault_ctx *c, const struct mwf_store *s)
+{
+    uint64_t start = 0;
+    pid_t pid = mwf_server_pid(c, s, "postgres", &start);
+    if (!pid) {
+        snprintf(c->err, sizeof c->err, "no postgres process in pod %s", s->pod);
+        return -1;
+    }
+    return fault_signal(pid, start, SIGINT) ? -1 : 0;
+}
+
+static int maxconn_inject(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    PGconn *pg;
+    if (open_store(c, &s, &pg)) return -1;
+    int rc = -1;
+    PGresult *r = NULL;
+    long long slots = fault_param_int(c, "connections");
+    long long max = pg_setting(c, pg, "max_connections"), reserved = pg_setting(c, pg, "superuser_reserved_connections");
+    const char *args[] = {"max_connections"};
+    if (max < 0 || reserved < 0 ||
+        !(r = mwf_pg_query(c, pg, "SELECT source FROM pg_settings WHERE name = $1", 1, args)))
+        goto out;
+    /* max_connections given on the server's command line (the manifests
+     * do) beats ALTER SYSTEM: then the same limit on ordinary roles is
+     * set through superuser_reserved_connections. */
+    int cmdline = !strcmp(PQgetvalue(r, 0, 0), "command line");
+    const char *param = cmdline ? "superuser_reserved_connections" : "max_connections";
+    long long before = cmdline ? reserved : max, value = cmdline ? max - slots : reserved + slots;
+    if (value < 0 || (cmdline && value <= reserved) || (!cmdline && value >= max)) {
+        snprintf(c->err, sizeof c->err, "connections=%lld is not below the %lld slots ordinary roles have now", slots,
+                 max - reserved);
+        goto out;
+    }
+    PQclear(r);
+    const char *a2[] = {param};
+    r = mwf_pg_query(c, pg,
+                     "SELECT setting FROM pg_file_settings WHERE name = $1 AND sourcefile LIKE '%postgresql.auto.conf'"
+                     " ORDER BY seqno DESC LIMIT 1",
+                     1, a2);
+    if (!r) goto out;
+    json_object_set_new(c->state, "param", json_string(param));
+    json_object_set_new(c->state, "before", json_integer(before));
+    json_object_set_new(c->state, "autoConf", PQntuples(r) ? json_string(PQgetvalue(r, 0, 0)) : json_null());
+    json_object_set_new(c->state, "value", json_integer(value));
+    if (fault_save(c)) goto out;
+    char sql[256];
+    snprintf(sql, sizeof sql, "ALTER SYSTEM SET %s = %lld", param, value);
+    if (mwf_pg_exec(c, pg, sql, 0, NULL)) goto out;
+    rc = restart_postgres(c, &s);
+out:
+    PQclear(r);
+    close_store(&s, pg);
+    return rc;
+}
+
+/* The server is back with the new limit, and a service's next connection
+ * finds no slot (the services' pools hold what there is, or the probes do). */
+static int maxconn_verify(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    PGconn *pg;
+    if (open_store(c, &s, &pg)) return 0;
+    int took = 0;
+    const char *param = json_string_value(json_object_get(c->state, "param"));
+    if (param && pg_setting(c, pg, param) == json_integer_value(json_object_get(c->state, "value"))) {
+        PGconn *held[64];
+        int n = 0;
+        long long slots = fault_param_int(c, "connections");
+        const char *user = mwf_pg_app_user(c, &s);
+        for (; user && n <= slots && n < 64; n++) {
+            c->err[0] = '\0';
+            if (!(held[n] = mwf_pg_connect(c, &s, NULL, user, mwf_env(&s, "APP_DB_PASSWORD", "")))) break;
+        }
+        for (const char *const *w = NO_SLOTS; *w && !took; w++) took = strstr(c->err, *w) != NULL;
+        for (int i = 0; i < n && i < 64; i++)
+            if (held[i]) PQfinish(held[i]);
+    }
+    close_store(&s, pg);
+    return took;
+}
+
+static int maxconn_recover(struct fault_ctx *c)
+{
+    const char *param = json_string_value(json_object_get(c->state, "param"));
+    if (!param) return 0;
+    struct mwf_store s;
+    PGconn *pg = NULL;
+    /* Right after inject the server may still be restarting. */
+    for (int i = 0; i < 30; i++) {
+        if (!open_store(c, &s, &pg)) break;
+        sleep_ms(100);
+    }
+    if (!pg) return -1;
+    int rc = -1;
+    char sql[512], lit[256];
+    json_t *was = json_object_get(c->state, "autoConf");
+    if (json_is_string(was)) {
+        if (mwf_pg_literal(json_string_value(was), lit, sizeof lit)) goto out;
+        snprintf(sql, sizeof sql, "ALTER SYSTEM SET %s = %s", param, lit);
+    } else {
+        snprintf(sql, sizeof sql, "ALTER SYSTEM RESET %s", param);
+    }
+    if (mwf_pg_exec(c, pg, sql, 0, NULL)) goto out;
+    long long now = pg_setting(c, pg, param);
+    rc = now == json_integer_value(json_object_get(c->state, "before")) ? 0 : restart_postgres(c, &s);
+out:
+    close_store(&s, pg);
+    return rc;
+}
+
+static const struct fault_param maxconn_params[] = {
+    {"connections", FP_INT, 1, 50, "2", NULL, "connection slots left to ordinary roles (the services)"},
+    {0},
+};
+
+const struct fault_type mw_db_max_connections = {
+    .id = "db-max-connections",
+    .layer = FAULT_MIDDLEWARE,
+    .cls = FAULT_MISCONFIGURATION,
+    .target = FT_POSTGRES,
+    .resource = "db-connections",
+    .summary = "the server's connection limit is lowered (ALTER SYSTEM, then the postgres process restarts in its "
+               "pod): max_connections, or superuser_reserved_connections where max_connections is fixed on the "
+               "command line",
+    .symptoms = "the store's container restarts once (its RESTARTS count goes up, data intact); then services get "
+                "\"pq: remaining connection slots are reserved for non-replication superuser connections\" or "
+                "\"pq: sorry, too many clients already\" for connections past the limit and answer 5xx",
+    .params = maxconn_params,
+    .verify_ms = 20000,
+    .inject = maxconn_inject,
+    .verify = maxconn_verify,
+    .recover = maxconn_recover,
+};
+
+/* ---- db-drop-index -------------------------------------------------------------------------- */
+
+/* The index to drop: the named one, or the one the queries use most; an
+ * index that backs a constraint (primary key, unique) is not an index a
+ * DROP INDEX can remove. */
+static const char SQL_INDEX[] =
+    "SELECT s.schemaname, s.indexrelname, quote_ident(s.schemaname) || '.' || quote_ident(s.relname),"
+    " x.indexdef, coalesce(t.seq_scan, 0),"
+    " EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = s.indexrelid)"
+    " FROM pg_stat_user_indexes s JOIN pg_indexes x ON x.schemaname = s.schemaname AND x.indexname = s.indexrelname"
+    " JOIN pg_stat_user_tables t ON t.relid = s.relid"
+    " WHERE ($1 = 'auto' AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = s.indexrelid))"
+    "    OR s.indexrelname = $1 OR s.schemaname || '.' || s.indexrelname = $1"
+    " ORDER BY s.idx_scan DESC, s.indexrelname LIMIT 1";
+
+static int seq_scans(struct fault_ctx *c, PGconn *pg, const char *table, long long *out)
+{
+    const char *args[] = {table};
+    PGresult *r = mwf_pg_query(c, pg, "SELECT coalesce(seq_scan, 0) FROM pg_stat_user_tables WHERE relid = to_regclass($1)",
+                               1, args);
+    if (!r) return -1;
+    *out = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return 0;
+}
+
+static int index_inject(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    PGconn *pg;
+    if (open_store(c, &s, &pg)) return -1;
+    int rc = -1;
+    const char *want = fault_param_str(c, "index");
+    const char *args[] = {want};
+    PGresult *r = mwf_pg_query(c, pg, SQL_INDEX, 1, args);
+    if (!r) goto out;
+    if (!PQntuples(r)) {
+        snprintf(c->err, sizeof c->err, "%s in database %s", strcmp(want, "auto") ? "no such index" :
+                 "no index outside constraints to drop", mwf_pg_app_db(&s));
+        goto out;
+    }
+    if (PQgetvalue(r, 0, 5)[0] == 't') {
+        snprintf(c->err, sizeof c->err, "index %s backs a constraint (a primary key or unique): not droppable by "
+                 "DROP INDEX", want);
+        goto out;
+    }
+    char qs[256], qi[256], sql[600];
+    if (mwf_pg_ident(PQgetvalue(r, 0, 0), qs, sizeof qs) || mwf_pg_ident(PQgetvalue(r, 0, 1), qi, sizeof qi)) goto out;
+    snprintf(sql, sizeof sql, "%s.%s", qs, qi);
+    json_object_set_new(c->state, "index", json_string(sql));
+    json_object_set_new(c->state, "table", json_string(PQgetvalue(r, 0, 2)));
+    json_object_set_new(c->state, "definition", json_string(PQgetvalue(r, 0, 3)));
+    json_object_set_new(c->state, "seqScans", json_integer(strtoll(PQgetvalue(r, 0, 4), NULL, 10)));
+    if (fault_save(c)) goto out;
+    snprintf(sql, sizeof sql, "DROP INDEX %s.%s", qs, qi);
+    rc = mwf_pg_exec(c, pg, sql, 0, NULL);
+out:
+    PQclear(r);
+    close_store(&s, pg);
+    return rc;
+}
+
+/* The index is gone and its table is now read by sequential scans. */
+static int index_verify(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    PGconn *pg;
+    if (open_store(c, &s, &pg)) return 0;
+    int took = 0;
+    const char *args[] = {json_string_value(json_object_get(c->state, "index"))};
+    PGresult *r = mwf_pg_query(c, pg, "SELECT to_regclass($1) IS NULL", 1, args);
+    long long scans = 0;
+    if (r && PQgetvalue(r, 0, 0)[0] == 't' &&
+        !seq_scans(c, pg, json_string_value(json_object_get(c->state, "table")), &scans))
+        took = scans > json_integer_value(json_object_get(c->state, "seqScans"));
+    PQclear(r);
+    close_store(&s, pg);
+    return took;
+}
+
+static int index_recover(struct fault_ctx *c)
+{
+    const char *def = json_string_value(json_object_get(c->state, "definition"));
+    if (!def) return 0;
+    struct mwf_store s;
+    PGconn *pg;
+    if (open_store(c, &s, &pg)) return -1;
+    const char *args[] = {json_string_value(json_object_get(c->state, "index"))};
+    PGresult *r = mwf_pg_query(c, pg, "SELECT to_regclass($1) IS NULL", 1, args);
+    int rc = r ? 0 : -1;
+    if (r && PQgetvalue(r, 0, 0)[0] == 't') rc = mwf_pg_exec(c, pg, def, 0, NULL); /* exactly as it was */
+    PQclear(r);
+    close_store(&s, pg);
+    return rc;
+}
+
+static const struct fault_param index_params[] = {
+    {"index", FP_STRING, 0, 128, "auto", NULL, "the index (or schema.index) to drop; auto: the most used one"},
+    {0},
+};
+
+const struct fault_type mw_db_drop_index = {
+    .id = "db-drop-index",
+    .layer = FAULT_MIDDLEWARE,
+    .cls = FAULT_OPERATION_ERROR,
+    .target = FT_POSTGRES,
+    .resource = "db-index",
+    .summary = "an index the hot queries use is dropped (DROP INDEX)",
+    .symptoms = "the queries on its table turn into sequential scans: their latency and the store's CPU go up, the "
+                "services' p99 latency rises (timeouts under load); no errors at first; pg_stat_user_tables shows "
+                "seq_scan growing, \\d shows the index missing",
+    .params = index_params,
+    .verify_ms = 10000,
+    .inject = index_inject,
+    .verify = index_verify,
+    .recover = index_recover,
+};
+
+/* ---- db-lock ------------------------------------------------------------------------------------- */
+
+static const char SQL_HOT_TABLE[] =
+    "SELECT quote_ident(schemaname) || '.' || quote_ident(relname) FROM pg_stat_user_tables"
+    " WHERE $1 = 'auto' OR relname = $1 OR schemaname || '.' || relname = $1"
+    " ORDER BY n_tup_ins + n_tup_upd + n_tup_del DESC, seq_scan + coalesce(idx_scan, 0) DESC, relname LIMIT 1";
+
+/* Choose the table now (the run body locks it). */
+static int lock_inject(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    PGconn *pg;
+    if (open_store(c, &s, &pg)) return -1;
+    const char *args[] = {fault_param_str(c, "table")};
+    PGresult *r = mwf_pg_query(c, pg, SQL_HOT_TABLE, 1, args);
+    int rc = -1;
+    if (r && !PQntuples(r)) snprintf(c->err, sizeof c->err, "no table %s in database %s", args[0], mwf_pg_app_db(&s));
+    if (r && PQntuples(r)) {
+        json_object_set_new(c->state, "table", json_string(PQgetvalue(r, 0, 0)));
+        rc = fault_save(c);
+    }
+    PQclear(r);
+    close_store(&s, pg);
+    return rc;
+}
+
+/* The long transaction: BEGIN; LOCK TABLE; then nothing, holding the
+ * session open until the fault is recovered (the engine ends this process:
+ * its connection closes and the server rolls the transaction back). */
+static int lock_run(struct fault_ctx *c)
+{
+    const char *table = json_string_value(json_object_get(c->state, "table"));
+    char sql[600];
+    snprintf(sql, sizeof sql, "LOCK TABLE %s IN %s MODE", table ? table : "",
+             strcmp(fault_param_str(c, "mode"), "access-exclusive") ? "EXCLUSIVE" : "ACCESS EXCLUSIVE");
+    PGconn *pg = NULL;
+    while (fault_still_active(c)) {
+        if (pg && PQstatus(pg) == CONNECTION_OK) {
+            /* Held: poll the session too, so a pg_terminate_backend is noticed. */
+            PQconsumeInput(pg);
+            if (PQstatus(pg) != CONNECTION_OK || PQtransactionStatus(pg) != PQTRANS_INTRANS) {
+                PQfinish(pg);
+                return 0; /* someone ended the transaction: the lock is gone for good */
+            }
+            sleep_ms(200);
+            continue;
+        }
+        struct mwf_store s;
+        if (!mwf_store_find(c, c->target, "postgres", 5432, &s)) {
+            pg = mwf_pg_admin(c, &s, NULL);
+            mwf_store_free(&s);
+        }
+        if (pg && (mwf_pg_exec(c, pg, "BEGIN", 0, NULL) || mwf_pg_exec(c, pg, sql, 0, NULL))) {
+            fprintf(stderr, "lock %s: %s (retrying)\n", table, c->err);
+            PQfinish(pg);
+            pg = NULL;
+        }
+        if (!pg) sleep_ms(300);
+    }
+    if (pg) PQfinish(pg);
+    return 0;
+}
+
+/* Someone waits for the lock: writers are blocked. */
+static int lock_verify(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    PGconn *pg;
+    if (open_store(c, &s, &pg)) return 0;
+    const char *args[] = {json_string_value(json_object_get(c->state, "table"))};
+    PGresult *r = mwf_pg_query(c, pg,
+                               "SELECT count(*) FILTER (WHERE granted) > 0 AND count(*) FILTER (WHERE NOT granted) > 0"
+                               " FROM pg_locks WHERE locktype = 'relation' AND relation = to_regclass($1)",
+                               1, args);
+    int took = r && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    close_store(&s, pg);
+    return took;
+}
+
+/* The engine has ended the run body, and with it the transaction. */
+static int nothing_to_undo(struct fault_ctx *c)
+{
+    (void)c;
+    return 0;
+}
+
+static const struct fault_param lock_params[] = {
+    {"table", FP_STRING, 0, 128, "auto", NULL, "the table to lock; auto: the most written one"},
+    {"mode", FP_ENUM, 0, 0, "exclusive", "exclusive|access-exclusive",
+     "exclusive blocks writers, access-exclusive readers too"},
+    {0},
+};
+
+const struct fault_type mw_db_lock = {
+    .id = "db-lock",
+    .layer = FAULT_MIDDLEWARE,
+    .cls = FAULT_OPERATION_ERROR,
+    .target = FT_POSTGRES,
+    .resource = "db-lock",
+    .summary = "a long transaction holds a lock on a hot table (BEGIN; LOCK TABLE ...; left open)",
+    .symptoms = "writes to the table hang until the services' statement timeout: \"pq: canceling statement due to "
+                "statement timeout\", 5xx and high latency on the write paths while reads work; pg_stat_activity "
+                "shows a session \"idle in transaction\" and others waiting on a Lock",
+    .params = lock_params,
+    .verify_ms = 15000,
+    .inject = lock_inject,
+    .verify = lock_verify,
+    .recover = nothing_to_undo,
+    .run = lock_run,
+};
+
+/* ---- db-connection-exhaustion ------------------------------------------------------------- */
+
+static int exhaust_inject(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return -1;
+    int rc = mwf_pg_app_user(c, &s) ? 0 : -1;
+    mwf_store_free(&s);
+    return rc;
+}
+
+/* A client that leaks: it opens connections as the application's role
+ * until the server refuses, keeps them, and takes any slot that frees. */
+static int exhaust_run(struct fault_ctx *c)
+{
+    long long max = fault_param_int(c, "connections");
+    PGconn **held = calloc((size_t)max, sizeof *held);
+    if (!held) return -1;
+    long long n = 0;
+    struct mwf_store s;
+    int have_store = 0;
+    while (fault_still_active(c)) {
+        if (!have_store) have_store = !mwf_store_find(c, c->target, "postgres", 5432, &s);
+        const char *user = have_store ? mwf_pg_app_user(c, &s) : NULL;
+        for (int burst = 0; user && n < max && burst < 20; burst++) {
+            PGconn *pg = mwf_pg_connect(c, &s, NULL, user, mwf_env(&s, "APP_DB_PASSWORD", ""));
+            if (pg) {
+                held[n++] = pg;
+                continue;
+            }
+            /* Refused for want of a slot: the point. Anything else (the
+             * pod moved, the server restarts): look the store up again. */
+            if (!strstr(c->err, "connection slots") && !strstr(c->err, "too many clients")) {
+                mwf_store_free(&s);
+                have_store = 0;
+            }
+            break;
+        }
+        sleep_ms(200);
+        /* Connections the server ended (restart, pg_terminate_backend) free their place. */
+        for (long long i = 0; i < n; i++) {
+            PQconsumeInput(held[i]);
+            if (PQstatus(held[i]) != CONNECTION_OK) {
+                PQfinish(held[i]);
+                held[i--] = held[--n];
+            }
+        }
+    }
+    if (have_store) mwf_store_free(&s);
+    for (long long i = 0; i < n; i++) PQfinish(held[i]);
+    free(held);
+    return 0;
+}
+
+static int exhaust_verify(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return 0;
+    int took = mwf_pg_app_fails(c, &s, NULL, NO_SLOTS);
+    mwf_store_free(&s);
+    return took;
+}
+
+static const struct fault_param exhaust_params[] = {
+    {"connections", FP_INT, 1, 1000, "500", NULL, "the most connections it takes (it stops when refused)"},
+    {0},
+};
+
+const struct fault_type mw_db_connection_exhaustion = {
+    .id = "db-connection-exhaustion",
+    .layer = FAULT_MIDDLEWARE,
+    .cls = FAULT_RESOURCE_EXHAUSTION,
+    .target = FT_POSTGRES,
+    .resource = "db-connections",
+    .summary = "a client opens connections as the application's role until the server has no slot left",
+    .symptoms = "services that open a connection get \"pq: remaining connection slots are reserved for "
+                "non-replication superuser connections\" or \"pq: sorry, too many clients already\" and answer 5xx; "
+                "pg_stat_activity shows the role's connections at the limit, most of them idle",
+    .params = exhaust_params,
+    .verify_ms = 30000,
+    .inject = exhaust_inject,
+    .verify = exhaust_verify,
+    .recover = nothing_to_undo,
+    .run = exhaust_run,
+};
