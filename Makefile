@@ -112,11 +112,19 @@ test: all
 bench: all
 	BUILD=$(BUILD) bench/run.sh
 
-# The main job: bring the lab's cluster up, deploy the example app, show its pods.
+# The main job: a representative set of problems posed to the baseline agent
+# on the live lab (the cluster starts and the apps deploy when needed).
 run: all
-	$(BUILD)/aiopslab cluster up
-	$(BUILD)/aiopslab deploy example
-	$(BUILD)/kubectl get pods -n example -o wide
+	$(BUILD)/aiopslab run
+
+# Every problem proven: the reference solution passes, doing nothing and the
+# mitigation shortcuts fail (docs/problems.md). CI runs `validate --sample`.
+validate: all
+	$(BUILD)/aiopslab validate
+
+# Every fault type end to end (the suite runs a representative subset).
+test-faults: all
+	BUILD=$(BUILD) AIOPSLAB_FAULTS_FULL=1 tests/run.sh e2e/faults
 
 format:
 	clang-format -i $(wildcard src/*/*.[ch] apps/*/*.c tests/unit/*.[ch])
@@ -124,7 +132,7 @@ format:
 clean:
 	rm -rf build build-san
 
-.PHONY: all test bench run format clean
+.PHONY: all test bench run validate test-faults format clean
 -include $(LIB_OBJ:.o=.d) $(BUILD)/src/cli/main.d
 
 # Fuzz targets (libFuzzer, clang): `make fuzz` builds them and runs each for

@@ -8,6 +8,7 @@
  * (docs/agent-protocol.md). */
 #ifndef AGENTS_AGENT_H
 #define AGENTS_AGENT_H
+#include <jansson.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -20,7 +21,13 @@ struct agent {
      * that reason). */
     int (*act)(struct agent *a, const char *input, struct buf *reply, char *err, size_t errlen);
     void (*close)(struct agent *a);
+    /* Optional, called by the session when set: begin before the first
+     * act() (the session's id and task name), end after the last one (the
+     * session's status). An external agent passes them on to its program. */
+    void (*begin)(struct agent *a, const char *session_id, const char *task);
+    void (*end)(struct agent *a, const char *status);
     long tokens_in, tokens_out; /* as the agent reports them (0 when it does not) */
+    char log_path[512];         /* where the agent's own output (stderr) went, or "" */
 };
 
 /* agents.c: make an agent by name ("baseline", "replay:FILE") or command
@@ -32,5 +39,7 @@ void agent_close(struct agent *a);
 int agent_baseline_open(struct agent *a);
 int agent_replay_open(struct agent *a, const char *file, char *err, size_t errlen);
 int agent_external_open(struct agent *a, const char *cmd, unsigned timeout_ms, char *err, size_t errlen);
+/* script.c: plays replies (an array of action texts, borrowed) in order. */
+int agent_script_open(struct agent *a, const char *name, json_t *replies);
 
 #endif

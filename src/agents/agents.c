@@ -3,16 +3,14 @@
 #include <string.h>
 
 #include "agents/agent.h"
+#include "core/util.h"
 
 int agent_open(const char *name, const char *cmd, unsigned timeout_ms, struct agent *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    (void)timeout_ms;
-    if (cmd) {
-        snprintf(err, errlen, "external agents are not built yet");
-        return -1;
-    }
+    if (cmd) return agent_external_open(out, cmd, timeout_ms, err, errlen);
     if (!strcmp(name, "baseline")) return agent_baseline_open(out);
+    if (str_has_prefix(name, "replay:") && name[7]) return agent_replay_open(out, name + 7, err, errlen);
     snprintf(err, errlen, "unknown agent \"%.64s\" (baseline, replay:FILE, or --agent-cmd CMD)", name);
     return -1;
 }

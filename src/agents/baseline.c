@@ -244,17 +244,17 @@ static int baseline_act(struct agent *a, const char *input, struct buf *r, char 
     case S_ENDPOINTS: say(r, "exec_shell(\"kubectl get endpoints -n %s --no-headers\")", b->ns); break;
     case S_5XX:
         say(r, "query_metrics(\"sum by (destination_service) (rate(mesh_requests_total{destination_namespace=\\\"%s\\\", "
-               "response_code=~\\\"5..\\\"}[30s]))\")",
+               "response_code=~\\\"5..\\\"}[10s]))\")",
             b->ns);
         break;
     case S_CONNECT:
         say(r, "query_metrics(\"sum by (destination_service) (rate(mesh_tcp_connect_failures_total{"
-               "destination_namespace=\\\"%s\\\"}[30s]))\")",
+               "destination_namespace=\\\"%s\\\"}[10s]))\")",
             b->ns);
         break;
     case S_ERRSRC:
         say(r, "query_metrics(\"sum by (source_workload) (rate(mesh_requests_total{source_namespace=\\\"%s\\\", "
-               "response_code=~\\\"5..\\\"}[30s]))\")",
+               "response_code=~\\\"5..\\\"}[10s]))\")",
             b->ns);
         break;
     case S_LOGS:
@@ -281,7 +281,7 @@ static int baseline_act(struct agent *a, const char *input, struct buf *r, char 
             say(r, "exec_shell(\"kubectl get deployment %s -n %s -o jsonpath='{.spec.template.spec.containers[0].ports[0]"
                    ".containerPort}'\")",
                 t->name, b->ns);
-            b->step = S_FIX2;
+            b->step = S_FIX2 - 1; /* the step moves on below */
             break;
         } else {
             say(r, "exec_shell(\"kubectl rollout restart deployment %s -n %s\")", t->name, b->ns);

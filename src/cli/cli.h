@@ -17,5 +17,7 @@ int cli_fault(int argc, char **argv);   /* fault_cmd.c */
 int cli_fault_run(int argc, char **argv); /* fault_cmd.c: __fault-run ID */
 int cli_problems(int argc, char **argv); /* problems_cmd.c */
 int cli_run(int argc, char **argv);      /* run_cmd.c: the main job */
+int cli_validate(int argc, char **argv); /* validate_cmd.c */
+int cli_results(int argc, char **argv);  /* results_cmd.c */
 
 #endif

@@ -23,6 +23,8 @@ static void usage(FILE *f)
             "Commands:\n"
             "  run [--problem ID] [--task T] [--agent NAME] [--agent-cmd CMD]  the main job: problems posed to an agent\n"
             "  problems [--task T] [--app A] [--layer L] | problems show ID     the benchmark's problems\n"
+            "  validate [--sample] [--problem ID]  prove problems: reference passes, nothing and shortcuts fail\n"
+            "  results [--by task|fault|agent|layer] | results list | results show ID  the recorded sessions\n"
             "  cluster up|down|status   start, stop or inspect the lab's embedded cluster\n"
             "  deploy APP               deploy an app from apps/ (example)\n"
             "  undeploy APP             remove an app\n"
@@ -86,6 +88,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "fault")) return cli_fault(sub_argc, sub_argv);
     if (!strcmp(cmd, "problems")) return cli_problems(sub_argc, sub_argv);
     if (!strcmp(cmd, "run")) return cli_run(sub_argc, sub_argv);
+    if (!strcmp(cmd, "validate")) return cli_validate(sub_argc, sub_argv);
+    if (!strcmp(cmd, "results")) return cli_results(sub_argc, sub_argv);
     /* Internal roles. */
     if (!strcmp(cmd, "__daemon")) return cli_daemon(sub_argc, sub_argv);
     if (!strcmp(cmd, "__mesh")) return mesh_main(sub_argc, sub_argv);

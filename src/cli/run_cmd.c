@@ -13,11 +13,12 @@
 #include "orchestrator/results.h"
 #include "orchestrator/run.h"
 #include "orchestrator/runcmd.h"
+#include "orchestrator/session.h"
 
 static int usage(FILE *f)
 {
     fprintf(f, "Usage: aiopslab run [--problem ID]... [--task TASK] [--app APP] [--all] [--agent NAME]\n"
-               "                    [--agent-cmd CMD] [--seed N] [--max-steps N] [--quiet]\n"
+               "                    [--agent-cmd CMD] [--agent-timeout S] [--seed N] [--max-steps N] [--quiet]\n"
                "\n"
                "Without a selection, a representative set: every task, several fault layers, fault-free\n"
                "controls, on SocialNetwork, with the baseline agent. The lab's cluster starts when it is\n"
@@ -30,6 +31,7 @@ static int usage(FILE *f)
                "  --all           every problem (of --task/--app when given)\n"
                "  --agent NAME    baseline (default) or replay:FILE (a recorded session's JSON)\n"
                "  --agent-cmd CMD an external agent: a program speaking JSON lines (docs/agent-protocol.md)\n"
+               "  --agent-timeout S  how long an external agent may take for one reply (default 120)\n"
                "  --seed N        the workload's seed (default 1)\n"
                "  --max-steps N   the agent's step limit (default 30)\n");
     return f == stdout ? 0 : 2;
@@ -45,14 +47,6 @@ static void progress(void *arg, size_t index, size_t total, const struct problem
     if (!strcmp(event, "deploy")) printf("deploying %s ...\n", detail);
     else if (!strcmp(event, "done")) printf("[%zu/%zu] %-56s %s\n", index + 1, total, p->id, detail);
     fflush(stdout);
-}
-
-static int task_success(const json_t *rec)
-{
-    const json_t *r = json_object_get(rec, "results");
-    const char *acc = json_string_value(json_object_get(r, "Detection Accuracy"));
-    if (acc) return !strcmp(acc, "Correct");
-    return json_is_true(json_object_get(r, "success"));
 }
 
 static void summary(const json_t *records)
@@ -74,7 +68,7 @@ static void summary(const json_t *records)
                 continue;
             }
             n++;
-            ok += (size_t)task_success(rec);
+            ok += (size_t)session_success(rec);
             const json_t *r = json_object_get(rec, "results");
             json_t *v = json_object_get(r, tkeys[t]);
             if (json_is_number(v)) {
@@ -115,7 +109,7 @@ int cli_run(int argc, char **argv)
     const char *ids[256], *task = NULL, *app = NULL, *agent = "baseline", *agent_cmd = NULL;
     size_t nids = 0;
     int all = 0;
-    long seed = 1, max_steps = 30;
+    long seed = 1, max_steps = 30, agent_timeout = 120;
     quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -132,6 +126,7 @@ int cli_run(int argc, char **argv)
         else if (!strcmp(a, "--agent-cmd")) agent_cmd = argv[++i];
         else if (!strcmp(a, "--seed") && !parse_long(v, 0, 1L << 40, &seed)) i++;
         else if (!strcmp(a, "--max-steps") && !parse_long(v, 1, 1000, &max_steps)) i++;
+        else if (!strcmp(a, "--agent-timeout") && !parse_long(v, 1, 3600, &agent_timeout)) i++;
         else {
             fprintf(stderr, "aiopslab run: bad option \"%s %s\"\n", a, v);
             return usage(stderr);
@@ -152,7 +147,7 @@ int cli_run(int argc, char **argv)
         fprintf(stderr, "aiopslab run: %s\n", err);
         return 1;
     }
-    const struct problem **list = calloc(set.n ? set.n : 1, sizeof *list);
+    const struct problem **list = calloc(set.n + nids + 1, sizeof *list); /* a --problem may repeat */
     size_t n = 0;
     for (size_t i = 0; i < nids; i++) {
         const struct problem *p = problem_find(&set, ids[i]);
@@ -174,7 +169,7 @@ int cli_run(int argc, char **argv)
                 list[n++] = p;
             }
         } else {
-            run_select_default(&set, list, &n, set.n);
+            run_select_default(dir, &set, list, &n, set.n);
         }
     }
     struct lab lab;
@@ -193,7 +188,7 @@ int cli_run(int argc, char **argv)
     struct run_opts o = {.lab = &lab,
                          .agent = agent,
                          .agent_cmd = agent_cmd,
-                         .agent_timeout_ms = 120000,
+                         .agent_timeout_ms = (unsigned)agent_timeout * 1000,
                          .max_steps = (unsigned)max_steps,
                          .seed = (uint64_t)seed,
                          .results_dir = rdir,

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/json.h"
+#include "faults/digest.h"
 #include "faults/fault.h"
 #include "orchestrator/snapshot.h"
 
@@ -73,6 +74,30 @@ int evaluate_answer(const struct problem *p, const json_t *truth, const json_t *
     return ok;
 }
 
+/* Tables that lost rows (or vanished) since before; the workload only adds. */
+static void data_lost(const json_t *before, const json_t *after, json_t *out)
+{
+    const char *store, *db, *table;
+    json_t *dbs, *tables, *t;
+    json_object_foreach(json_object_get((json_t *)before, "stores"), store, dbs)
+    {
+        json_object_foreach(dbs, db, tables)
+        {
+            json_object_foreach(tables, table, t)
+            {
+                json_t *now = json_object_get(
+                    json_object_get(json_object_get(json_object_get((json_t *)after, "stores"), store), db), table);
+                json_int_t was = json_integer_value(json_object_get(t, "rows"));
+                if (!now) json_array_append_new(out, json_sprintf("%s/%s %s: gone", store, db, table));
+                else if (json_integer_value(json_object_get(now, "rows")) < was)
+                    json_array_append_new(out, json_sprintf("%s/%s %s: %lld rows, %lld before the fault", store, db,
+                                                            table, (long long)json_integer_value(json_object_get(now, "rows")),
+                                                            (long long)was));
+            }
+        }
+    }
+}
+
 int evaluate_mitigation(const struct mitigation_input *in, int submitted, json_t *res)
 {
     json_t *checks = json_object();
@@ -93,6 +118,12 @@ int evaluate_mitigation(const struct mitigation_input *in, int submitted, json_t
     /* (c) nothing else broken */
     json_t *now = snapshot_take(in->lab, ns, err, sizeof err);
     json_t *diff = now ? snapshot_diff(in->before, now, in->entities) : json_pack("[s]", err);
+    if (in->before_data) {
+        json_t *data = fault_digest(in->lab, ns, err, sizeof err);
+        if (data) data_lost(in->before_data, data, diff);
+        else json_array_append_new(diff, json_sprintf("the stores cannot be read: %s", err));
+        json_decref(data);
+    }
     int intact = json_array_size(diff) == 0;
     json_object_set_new(checks, "nothing_broken", json_boolean(intact));
     json_object_set_new(checks, "broken", diff);

@@ -22,12 +22,14 @@ struct mitigation_input {
     int64_t fault_id;          /* the problem's fault in the journal */
     const json_t *entities;    /* its ground-truth entities */
     const json_t *before;      /* snapshot before the fault */
+    const json_t *before_data; /* the stores' digest before the fault (faults/digest.h) */
     const struct slo_window *baseline;
     unsigned window_ms;        /* the verification window */
 };
 
 /* The three checks: the fault's root cause is gone, the workload meets
- * its SLO again, nothing else was broken. Fills results (with a "checks"
+ * its SLO again, nothing else was broken (objects as before, no store lost
+ * a row). Fills results (with a "checks"
  * object saying why); 1 when all pass. */
 int evaluate_mitigation(const struct mitigation_input *in, int submitted, json_t *results);
 

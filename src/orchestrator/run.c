@@ -16,9 +16,22 @@
 
 #define WARMUP_MS 20000 /* more than the 30 s rate windows need to hold only post-deploy samples, with startup noise aged out of the agent's first queries */
 
-void run_select_default(const struct problem_set *all, const struct problem **out, size_t *n, size_t max)
+void run_select_default(const char *dir, const struct problem_set *all, const struct problem **out, size_t *n,
+                        size_t max)
 {
     *n = 0;
+    char path[PATH_MAX + 32], line[256];
+    snprintf(path, sizeof path, "%s/default-run.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        while (fgets(line, sizeof line, f) && *n < max) {
+            line[strcspn(line, " \t\r\n#")] = '\0';
+            const struct problem *p = line[0] ? problem_find(all, line) : NULL;
+            if (p) out[(*n)++] = p;
+        }
+        fclose(f);
+        if (*n) return;
+    }
     int seen[TASKS][FAULT_LAYERS + 1] = {{0}};
     for (size_t i = 0; i < all->n && *n < max; i++) {
         const struct problem *p = &all->items[i];
@@ -77,22 +90,24 @@ int run_problems(const struct run_opts *o, const struct problem *const *list, si
                  size_t errlen)
 {
     *records = json_array();
-    char bindir[PATH_MAX], pdir[PATH_MAX], gitdir[PATH_MAX + 8];
+    /* The agent's shell sees neither the problems (the active folder and the
+     * source tree's), nor the source tree's history, nor the results. */
+    char bindir[PATH_MAX], pdir[PATH_MAX], tree[PATH_MAX], tree_problems[PATH_MAX + 16], gitdir[PATH_MAX + 8];
     exe_dir(bindir, sizeof bindir);
     problems_dir(pdir, sizeof pdir);
-    char root[PATH_MAX];
-    snprintf(root, sizeof root, "%s", pdir);
-    char *slash = strrchr(root, '/');
+    snprintf(tree, sizeof tree, "%s", bindir); /* BUILD/.. is the source tree */
+    char *slash = strrchr(tree, '/');
     if (slash) *slash = '\0';
-    snprintf(gitdir, sizeof gitdir, "%s/.git", root);
+    snprintf(tree_problems, sizeof tree_problems, "%s/problems", tree);
+    snprintf(gitdir, sizeof gitdir, "%s/.git", tree);
     struct session_opts so = {.lab = o->lab,
                               .max_steps = o->max_steps ? o->max_steps : 30,
                               .wall_s = o->wall_s ? o->wall_s : 600,
                               .baseline_ms = 2000,
                               .verify_ms = 8000,
                               .bindir = bindir,
-                              .hide = {pdir, o->results_dir, gitdir},
-                              .nhide = 3,
+                              .hide = {pdir, tree_problems, gitdir, o->results_dir},
+                              .nhide = o->results_dir ? 4 : 3,
                               .progress = relay_progress};
     struct scene scene = {.lab = o->lab, .seed = o->seed};
     const struct app_info *deployed[4] = {0};
@@ -124,7 +139,8 @@ int run_problems(const struct run_opts *o, const struct problem *const *list, si
         }
         struct agent ag;
         json_t *rec = NULL;
-        if (agent_open(o->agent, o->agent_cmd, o->agent_timeout_ms, &ag, err, errlen)) {
+        if (o->make_agent ? o->make_agent(o->make_agent_arg, i, p, &ag, err, errlen)
+                          : agent_open(o->agent, o->agent_cmd, o->agent_timeout_ms, &ag, err, errlen)) {
             rc = -1;
             break;
         }
@@ -135,6 +151,15 @@ int run_problems(const struct run_opts *o, const struct problem *const *list, si
             if (o->results_dir && results_save(o->results_dir, rec, serr, sizeof serr))
                 json_object_set_new(rec, "save_error", json_string(serr));
             json_array_append_new(*records, rec);
+            int again = !rc && o->after ? o->after(o->after_arg, i, p, rec, err, errlen) : 0;
+            if (again < 0) rc = -1;
+            if (again > 0) { /* the manifests again: what a shortcut deleted or scaled down comes back,
+                              * stores whose pods were deleted start from their seed */
+                relay_progress(&rl, "redeploy", p->app->name);
+                scene_stop(&scene);
+                scene.app = NULL;
+                if (deploy(o, p->app->name, err, errlen)) rc = -1;
+            }
         }
         relay_progress(&rl, "done", rec ? json_path_str(rec, "status", "") : "");
     }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/lab.h"
+#include "agents/agent.h"
 #include "orchestrator/problem.h"
 
 struct run_opts {
@@ -23,11 +24,22 @@ struct run_opts {
     void (*progress)(void *arg, size_t index, size_t total, const struct problem *p, const char *event,
                      const char *detail);
     void *progress_arg;
+    /* NULL: agent_open(agent, agent_cmd). Else the agent for problem index i
+     * (validation plays scripts). 0 or -1 with err. */
+    int (*make_agent)(void *arg, size_t index, const struct problem *p, struct agent *out, char *err, size_t errlen);
+    void *make_agent_arg;
+    /* Called after each session with its record (borrowed): 0 to go on, 1
+     * when the app must be deployed afresh (validation's shortcuts delete
+     * pods and their data), -1 with err to stop. */
+    int (*after)(void *arg, size_t index, const struct problem *p, json_t *record, char *err, size_t errlen);
+    void *after_arg;
 };
 
-/* The representative set `aiopslab run` poses by default: every task, one
- * problem per layer and task from variant 1, and fault-free controls. */
-void run_select_default(const struct problem_set *all, const struct problem **out, size_t *n, size_t max);
+/* The representative set `aiopslab run` poses by default: the ids listed in
+ * DIR/default-run.txt (one per line, # comments), else one problem per
+ * task and layer of SocialNetwork's first variants, controls included. */
+void run_select_default(const char *dir, const struct problem_set *all, const struct problem **out, size_t *n,
+                        size_t max);
 /* Pose each problem in order; *records gets an array of session records
  * (new reference). 0, or -1 with err when the lab failed. */
 int run_problems(const struct run_opts *o, const struct problem *const *list, size_t n, json_t **records, char *err,

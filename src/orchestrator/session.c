@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "core/timeutil.h"
 #include "core/util.h"
+#include "faults/digest.h"
 #include "faults/fault.h"
 #include "orchestrator/aci.h"
 #include "orchestrator/evaluate.h"
@@ -91,7 +92,7 @@ int session_run(const struct session_opts *o, struct scene *scene, const struct 
     char sid[37];
     store_new_uid(sid);
     json_t *rec = json_object(), *trace = json_array(), *results = json_object(), *noise_ids = json_array();
-    json_t *truth = problem_truth(p), *before = NULL, *submission = NULL;
+    json_t *truth = problem_truth(p), *before = NULL, *before_data = NULL, *submission = NULL;
     struct aci aci = {.lab = o->lab, .problem = p, .shell_timeout_max = 120};
     const char *status = "step_limit";
     int rc = -1;
@@ -113,10 +114,18 @@ int session_run(const struct session_opts *o, struct scene *scene, const struct 
         snprintf(err, errlen, "%s is not healthy before the problem (Deployments not ready after 60 s)", p->app->name);
         goto done;
     }
-    if (p->task == TASK_MITIGATION && !(before = snapshot_take(o->lab, p->app->namespace, err, errlen))) goto done;
+    if (p->task == TASK_MITIGATION && (!(before = snapshot_take(o->lab, p->app->namespace, err, errlen)) ||
+                                       !(before_data = fault_digest(o->lab, p->app->namespace, err, errlen))))
+        goto done;
+    /* The pre-fault window: the app must be serving cleanly first (the last
+     * problem's errors gone), so that a control is a control and the SLO has
+     * a healthy reference. At most 30 s of waiting. */
     struct slo_window baseline;
     progress(o, "baseline", p->id);
-    scene_measure(scene, o->baseline_ms, &baseline);
+    for (int tries = 0;; tries++) {
+        scene_measure(scene, o->baseline_ms, &baseline);
+        if (baseline.error_rate <= 0.01 || tries * o->baseline_ms >= 30000) break;
+    }
 
     int64_t fid = 0;
     uint64_t took_ns = 0;
@@ -138,7 +147,8 @@ int session_run(const struct session_opts *o, struct scene *scene, const struct 
     buf_append(&input, prompt, strlen(prompt));
     free(prompt);
     unsigned steps = 0;
-    uint64_t deadline = mono_ns() + (uint64_t)o->wall_s * 1000000000u, submitted_ns = 0;
+    uint64_t deadline = mono_ns() + (uint64_t)o->wall_s * 1000000000u, submitted_ns = 0, agent_ns = 0;
+    uint64_t actions_ns = 0; /* the ACI's own time executing actions (exec_shell, exports) */
     trace_add(trace, "env", input.data, input.len);
     progress(o, "agent", p->id);
     for (;;) {
@@ -153,7 +163,10 @@ int session_run(const struct session_opts *o, struct scene *scene, const struct 
         buf_append(&input, "", 1);
         reply.len = 0;
         char aerr[512] = "";
-        if (agent->act(agent, input.data, &reply, aerr, sizeof aerr)) {
+        uint64_t t_act = mono_ns();
+        int arc = agent->act(agent, input.data, &reply, aerr, sizeof aerr);
+        agent_ns += mono_ns() - t_act;
+        if (arc) {
             status = "agent_error";
             json_object_set_new(rec, "agent_error", json_string(aerr));
             break;
@@ -163,7 +176,9 @@ int session_run(const struct session_opts *o, struct scene *scene, const struct 
         trace_add(trace, "assistant", reply.data ? reply.data : "", reply.len);
         obs.len = 0;
         json_t *act = NULL, *sub = NULL;
+        uint64_t t_aci = mono_ns();
         enum aci_result r = aci_step(&aci, reply.data ? reply.data : "", reply.len, &obs, &sub, &act);
+        actions_ns += mono_ns() - t_aci;
         json_decref(act);
         if (r == ACI_SUBMITTED) {
             submission = sub;
@@ -190,6 +205,7 @@ int session_run(const struct session_opts *o, struct scene *scene, const struct 
                                       .fault_id = fid,
                                       .entities = json_object_get(truth, "entities"),
                                       .before = before,
+                                      .before_data = before_data,
                                       .baseline = &baseline,
                                       .window_ms = o->verify_ms};
         success = evaluate_mitigation(&mi, submission != NULL, results);
@@ -206,10 +222,13 @@ int session_run(const struct session_opts *o, struct scene *scene, const struct 
     progress(o, "recover", p->id);
     recover_all(o, fid, noise_ids, rec);
     json_object_set_new(rec, "timings",
-                        json_pack("{s:o, s:o, s:f, s:f, s:f}", "fault_took_at", time_json(took_ns), "submitted_at",
-                                  submitted_ns ? time_json(submitted_ns) : json_null(), "baseline_error_rate",
-                                  baseline.error_rate, "baseline_p99_ms", baseline.p99_ms, "baseline_rps",
-                                  (double)baseline.requests * 1000.0 / (o->baseline_ms ? o->baseline_ms : 1)));
+                        json_pack("{s:o, s:o, s:f, s:f, s:f, s:f, s:f}", "fault_took_at", time_json(took_ns),
+                                  "submitted_at", submitted_ns ? time_json(submitted_ns) : json_null(),
+                                  "baseline_error_rate", baseline.error_rate, "baseline_p99_ms", baseline.p99_ms,
+                                  "baseline_rps",
+                                  (double)baseline.requests * 1000.0 / (o->baseline_ms ? o->baseline_ms : 1),
+                                  "agent_seconds", (double)agent_ns / 1e9, "actions_seconds",
+                                  (double)actions_ns / 1e9));
     rc = 0;
 record:
     json_object_set_new(rec, "end_time", time_json(wall_ns()));
@@ -232,6 +251,15 @@ done:
     json_decref(noise_ids);
     json_decref(truth);
     json_decref(before);
+    json_decref(before_data);
     json_decref(submission);
     return rc;
+}
+
+int session_success(const json_t *rec)
+{
+    const json_t *r = json_object_get(rec, "results");
+    const char *acc = json_string_value(json_object_get(r, "Detection Accuracy"));
+    if (acc) return !strcmp(acc, "Correct");
+    return json_is_true(json_object_get(r, "success"));
 }

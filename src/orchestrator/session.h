@@ -34,4 +34,7 @@ struct session_opts {
 int session_run(const struct session_opts *o, struct scene *scene, const struct problem *p, struct agent *agent,
                 json_t **out, char *err, size_t errlen);
 
+/* Did the session's record count as a success for its task? */
+int session_success(const json_t *record);
+
 #endif

@@ -1,0 +1,155 @@
+/* validate: see validate.h. */
+#include "orchestrator/validate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/json.h"
+#include "orchestrator/session.h"
+
+const char *validate_mode_name(enum validate_mode m)
+{
+    static const char *const names[V_MODES] = {"reference",    "nothing",     "scale-to-zero",
+                                               "delete-target", "delete-pods", "restart-all"};
+    return m < V_MODES ? names[m] : "?";
+}
+
+struct plan {
+    const struct problem *p;
+    enum validate_mode mode;
+};
+
+struct vstate {
+    struct plan *plan;
+    struct validate_report *rep;
+    int *ok;     /* per problem of the list: still passing */
+    int *left;   /* per problem of the list: sessions not run yet (a stopped run fails them) */
+    const struct problem *const *list;
+    size_t n;
+};
+
+static json_t *script_for(const struct problem *p, enum validate_mode m)
+{
+    static const char *const nothing[TASKS] = {"submit(\"No\")", "submit([])", "submit({})", "submit()"};
+    char cmd[512];
+    const char *ns = p->app->namespace;
+    switch (m) {
+    case V_REFERENCE: {
+        json_t *out = json_array();
+        size_t i;
+        json_t *a;
+        json_array_foreach(p->solution, i, a)
+        {
+            char *s = problem_expand(p, json_string_value(a));
+            json_array_append_new(out, json_string(s));
+            free(s);
+        }
+        return out;
+    }
+    case V_NOTHING: return json_pack("[s]", nothing[p->task]);
+    case V_SCALE_ZERO:
+        snprintf(cmd, sizeof cmd, "exec_shell(\"kubectl scale deployment %s -n %s --replicas=0\")", p->target, ns);
+        break;
+    case V_DELETE: snprintf(cmd, sizeof cmd, "exec_shell(\"kubectl delete deployment %s -n %s\")", p->target, ns); break;
+    case V_DELETE_PODS: snprintf(cmd, sizeof cmd, "exec_shell(\"kubectl delete pods --all -n %s\")", ns); break;
+    case V_RESTART_ALL:
+        snprintf(cmd, sizeof cmd,
+                 "exec_shell(\"for d in $(kubectl get deployments -n %s -o name); do kubectl rollout restart $d -n %s; "
+                 "done\")",
+                 ns, ns);
+        break;
+    default: return json_array();
+    }
+    return json_pack("[s, s]", cmd, "submit()");
+}
+
+static int make_agent(void *arg, size_t i, const struct problem *p, struct agent *out, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct vstate *v = arg;
+    json_t *script = script_for(p, v->plan[i].mode);
+    char name[64];
+    snprintf(name, sizeof name, "validate:%s", validate_mode_name(v->plan[i].mode));
+    agent_script_open(out, name, script);
+    json_decref(script);
+    return 0;
+}
+
+static int after(void *arg, size_t i, const struct problem *p, json_t *rec, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct vstate *v = arg;
+    enum validate_mode m = v->plan[i].mode;
+    int want = m == V_REFERENCE || (m == V_NOTHING && !p->fault); /* "No" is a control's right answer */
+    int got = session_success(rec);
+    const char *status = json_path_str(rec, "status", "");
+    v->rep->sessions++;
+    for (size_t k = 0; k < v->n; k++)
+        if (v->list[k] == p) v->left[k]--;
+    int pass = got == want && strcmp(status, "void");
+    if (!pass) {
+        for (size_t k = 0; k < v->n; k++)
+            if (v->list[k] == p) v->ok[k] = 0;
+        json_t *why = json_object_get(json_object_get(rec, "results"), "checks");
+        json_array_append_new(v->rep->failures,
+                              json_pack("{s:s, s:s, s:b, s:b, s:s, s:O?, s:O?}", "problem", p->id, "mode",
+                                        validate_mode_name(m), "expected", want, "got", got, "status", status,
+                                        "checks", why, "void_reason", json_object_get(rec, "void_reason")));
+    }
+    return m >= V_SCALE_ZERO ? 1 : 0; /* the shortcuts broke the app on purpose */
+}
+
+int validate_problems(struct run_opts *o, const struct problem *const *list, size_t n, int shortcuts,
+                      struct validate_report *rep, char *err, size_t errlen)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->failures = json_array();
+    rep->problems = n;
+    struct plan *plan = xcalloc(n * V_MODES + 1, sizeof *plan);
+    const struct problem **seq = xcalloc(n * V_MODES + 1, sizeof *seq);
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct problem *p = list[i];
+        plan[np++] = (struct plan){p, V_REFERENCE};
+        if (p->fault) plan[np++] = (struct plan){p, V_NOTHING};
+        if (p->task == TASK_MITIGATION && shortcuts)
+            for (int m = V_SCALE_ZERO; m < V_MODES; m++) plan[np++] = (struct plan){p, (enum validate_mode)m};
+    }
+    for (size_t i = 0; i < np; i++) seq[i] = plan[i].p;
+    int *ok = xcalloc(n + 1, sizeof *ok), *left = xcalloc(n + 1, sizeof *left);
+    for (size_t i = 0; i < n; i++) ok[i] = 1;
+    for (size_t i = 0; i < np; i++)
+        for (size_t k = 0; k < n; k++)
+            if (list[k] == plan[i].p) left[k]++;
+    struct vstate v = {plan, rep, ok, left, list, n};
+    o->make_agent = make_agent;
+    o->make_agent_arg = &v;
+    o->after = after;
+    o->after_arg = &v;
+    json_t *records = NULL;
+    int rc = run_problems(o, seq, np, &records, err, errlen);
+    json_decref(records);
+    for (size_t i = 0; i < n; i++) rep->passed += (size_t)(ok[i] && left[i] == 0);
+    free(ok);
+    free(left);
+    free(seq);
+    free(plan);
+    return rc;
+}
+
+void validate_sample(const struct problem_set *all, const struct problem **out, size_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; i < all->n; i++) {
+        const struct problem *p = &all->items[i];
+        if (p->variant != 1) continue;
+        int seen = 0; /* one app per family and task */
+        for (size_t k = 0; k < *n && !seen; k++)
+            seen = !strcmp(out[k]->family, p->family) && out[k]->task == p->task;
+        if (!seen) out[(*n)++] = p;
+    }
+}

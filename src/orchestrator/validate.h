@@ -1,0 +1,37 @@
+/* validate: every problem proven on the live lab (`aiopslab validate`,
+ * `make validate`). For each problem:
+ *   reference  its reference solution (the problem file's, with {target}
+ *              and friends filled in) must pass;
+ *   nothing    the empty answer must fail (controls aside: for them "No"
+ *              is the reference) — submit("No"), submit([]), submit({}),
+ *              or submit() at once for mitigation;
+ *   shortcuts  for mitigation, each must fail: scaling the target to zero,
+ *              deleting its Deployment, deleting every pod of the
+ *              namespace, restarting every Deployment. The app's manifests
+ *              are applied again after each (they break it on purpose;
+ *              stores whose pods were deleted start again from their seed).
+ * A fault that does not take makes its sessions void, and the problem
+ * fails validation. */
+#ifndef ORCHESTRATOR_VALIDATE_H
+#define ORCHESTRATOR_VALIDATE_H
+#include <stddef.h>
+
+#include "orchestrator/run.h"
+
+enum validate_mode { V_REFERENCE, V_NOTHING, V_SCALE_ZERO, V_DELETE, V_DELETE_PODS, V_RESTART_ALL, V_MODES };
+const char *validate_mode_name(enum validate_mode m);
+
+struct validate_report {
+    size_t problems, passed, sessions;
+    json_t *failures; /* [{problem, mode, expected, got, status, why}] */
+};
+
+/* Validate list[0..n) with o's lab (o's agent fields are ignored).
+ * shortcuts: 0 skips the four shortcut runs (a quick pass). 0 or -1 with
+ * err when the lab failed; the verdicts are in *rep. */
+int validate_problems(struct run_opts *o, const struct problem *const *list, size_t n, int shortcuts,
+                      struct validate_report *rep, char *err, size_t errlen);
+/* One problem per fault family and task, the first variant: what CI runs. */
+void validate_sample(const struct problem_set *all, const struct problem **out, size_t *n);
+
+#endif
