@@ -32,13 +32,22 @@ struct agent {
 
 /* agents.c: make an agent by name ("baseline", "replay:FILE") or command
  * line (cmd != NULL: an external agent). 0 or -1 with err. */
-int agent_open(const char *name, const char *cmd, unsigned timeout_ms, struct agent *out, char *err, size_t errlen);
+/* What confines a process an agent runs (an external agent's own): when
+ * enter is set it runs in the child between fork and exec (the
+ * orchestrator passes exec_shell's sandbox, orchestrator/shell.h). */
+struct agent_confine {
+    int (*enter)(void *arg, char *err, size_t errlen);
+    void *arg;
+};
+int agent_open(const char *name, const char *cmd, unsigned timeout_ms, const struct agent_confine *confine,
+               struct agent *out, char *err, size_t errlen);
 void agent_close(struct agent *a);
 
 /* The built-in agents. */
 int agent_baseline_open(struct agent *a);
 int agent_replay_open(struct agent *a, const char *file, char *err, size_t errlen);
-int agent_external_open(struct agent *a, const char *cmd, unsigned timeout_ms, char *err, size_t errlen);
+int agent_external_open(struct agent *a, const char *cmd, unsigned timeout_ms, const struct agent_confine *confine,
+                        char *err, size_t errlen);
 /* script.c: plays replies (an array of action texts, borrowed) in order. */
 int agent_script_open(struct agent *a, const char *name, json_t *replies);
 

@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "agents/agent.h"
+#include "core/json.h"
 #include "core/alloc.h"
 #include "core/timeutil.h"
 #include "core/util.h"
@@ -130,7 +131,7 @@ static int open_log(struct agent *a, struct external *x, char *err, size_t errle
 
 /* /bin/sh -c cmd with our pipes as its stdio, in a process group of its
  * own. An exec failure comes back through a CLOEXEC pipe. */
-static int spawn(struct external *x, const char *cmd, char *err, size_t errlen)
+static int spawn(struct external *x, const char *cmd, const struct agent_confine *confine, char *err, size_t errlen)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1}, ex[2] = {-1, -1};
     int rc = -1;
@@ -157,6 +158,14 @@ static int spawn(struct external *x, const char *cmd, char *err, size_t errlen)
         sigprocmask(SIG_SETMASK, &none, NULL);
         struct sigaction dfl = {.sa_handler = SIG_DFL};
         sigaction(SIGPIPE, &dfl, NULL);
+        char why[512];
+        if (confine && confine->enter && confine->enter(confine->arg, why, sizeof why)) {
+            (void)!write(2, why, strlen(why));
+            (void)!write(2, "\n", 1);
+            int e = EPERM;
+            (void)!write(ex[1], &e, sizeof e);
+            _exit(126);
+        }
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         int e = errno;
         (void)!write(ex[1], &e, sizeof e);
@@ -336,36 +345,6 @@ static int unsolicited(struct external *x)
 
 /* text as a JSON string: observations carry whatever the commands printed,
  * so bytes that are not UTF-8 become U+FFFD rather than failing the message. */
-static json_t *utf8_string(const char *text)
-{
-    const unsigned char *p = (const unsigned char *)text;
-    size_t n = strlen(text);
-    struct buf b;
-    buf_init(&b, n * 3 + 1);
-    for (size_t i = 0; i < n;) {
-        unsigned c = p[i];
-        size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-        int ok = k && i + k <= n;
-        uint32_t cp = k == 1 ? c : k == 2 ? c & 0x1F : k == 3 ? c & 0x0F : c & 0x07;
-        for (size_t j = 1; ok && j < k; j++) {
-            if ((p[i + j] & 0xC0) != 0x80) ok = 0;
-            cp = cp << 6 | (p[i + j] & 0x3F);
-        }
-        static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (ok && (cp < least[k] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = 0;
-        if (ok) {
-            buf_append(&b, p + i, k);
-            i += k;
-        } else {
-            buf_append(&b, "\xEF\xBF\xBD", 3);
-            i++;
-        }
-    }
-    json_t *s = json_stringn(b.data ? b.data : "", b.len);
-    buf_free(&b);
-    return s;
-}
-
 static const char *type_name(enum action_type t)
 {
     static const char *const names[] = {"any", "str", "int", "float", "bool", "list", "dict"};
@@ -418,7 +397,7 @@ static json_t *start_message(struct external *x, const char *prompt)
     int known = x->task[0] ? task_parse(x->task, &t) == 0 : task_of_prompt(prompt, &t) == 0;
     return json_pack("{s:s, s:o, s:o, s:o, s:o}", "type", "start", "session_id",
                      x->session_id[0] ? json_string(x->session_id) : json_null(), "task",
-                     known ? json_string(task_name(t)) : json_null(), "prompt", utf8_string(prompt), "actions",
+                     known ? json_string(task_name(t)) : json_null(), "prompt", json_string_lossy(prompt, strlen(prompt)), "actions",
                      known ? actions_json(t) : json_array());
 }
 
@@ -488,7 +467,7 @@ static int ext_act(struct agent *a, const char *input, struct buf *reply, char *
     if (x->failed) return fail(a, err, errlen, "%s", x->reason);
     if (unsolicited(x))
         return fail(a, err, errlen, "the agent wrote output nobody asked for (one line per message, after it)");
-    json_t *msg = x->started ? json_pack("{s:s, s:o}", "type", "observation", "content", utf8_string(input))
+    json_t *msg = x->started ? json_pack("{s:s, s:o}", "type", "observation", "content", json_string_lossy(input, strlen(input)))
                              : start_message(x, input);
     char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
     json_decref(msg);
@@ -565,7 +544,8 @@ static void ext_close(struct agent *a)
     a->impl = NULL;
 }
 
-int agent_external_open(struct agent *a, const char *cmd, unsigned timeout_ms, char *err, size_t errlen)
+int agent_external_open(struct agent *a, const char *cmd, unsigned timeout_ms, const struct agent_confine *confine,
+                        char *err, size_t errlen)
 {
     if (!cmd || !*cmd) {
         snprintf(err, errlen, "external agent: an empty command");
@@ -585,7 +565,7 @@ int agent_external_open(struct agent *a, const char *cmd, unsigned timeout_ms, c
         snprintf(err, errlen, "external agent: pipe: %s", strerror(errno));
         bad = -1;
     }
-    if (bad || spawn(x, cmd, err, errlen)) {
+    if (bad || spawn(x, cmd, confine, err, errlen)) {
         ext_close(a);
         a->close = NULL;
         return -1;

@@ -1,9 +1,9 @@
 /* replay: an agent that plays back a recorded trajectory — the assistant
  * turns of a session record (results_save's JSON: {"trace": [{"role":
  * "assistant", "content": ...}, ...]}) or a plain JSON array of action
- * texts — one per turn, in order, whatever the observations say. When the
- * trajectory ends before the session does, it answers nothing more: the
- * session ends with "replay: trajectory ended". */
+ * texts — one per turn, in order, whatever the observations say (played
+ * by the script agent, script.c). When the trajectory ends before the
+ * session does, it answers nothing more and the session ends there. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,40 +11,9 @@
 #include <jansson.h>
 
 #include "agents/agent.h"
-#include "core/alloc.h"
 #include "core/util.h"
 
 #define REPLAY_FILE_MAX (64u << 20)
-
-struct replay {
-    json_t *turns; /* array of strings */
-    size_t next;
-};
-
-static int replay_act(struct agent *a, const char *input, struct buf *reply, char *err, size_t errlen)
-{
-    (void)input;
-    struct replay *r = a->impl;
-    if (r->next >= json_array_size(r->turns)) {
-        snprintf(err, errlen, "replay: trajectory ended (%zu turns)", json_array_size(r->turns));
-        return -1;
-    }
-    const json_t *t = json_array_get(r->turns, r->next++);
-    if (buf_append(reply, json_string_value(t), json_string_length(t))) {
-        snprintf(err, errlen, "replay: turn %zu is too long", r->next);
-        return -1;
-    }
-    return 0;
-}
-
-static void replay_close(struct agent *a)
-{
-    struct replay *r = a->impl;
-    if (!r) return;
-    json_decref(r->turns);
-    free(r);
-    a->impl = NULL;
-}
 
 /* The turns of doc as a new array of strings, or NULL with err. */
 static json_t *turns_of(const json_t *doc, char *err, size_t errlen)
@@ -115,11 +84,8 @@ int agent_replay_open(struct agent *a, const char *file, char *err, size_t errle
         json_decref(turns);
         return -1;
     }
-    struct replay *r = xcalloc(1, sizeof *r);
-    r->turns = turns;
-    a->impl = r;
-    snprintf(a->name, sizeof a->name, "replay");
-    a->act = replay_act;
-    a->close = replay_close;
+    /* Played as a script (script.c): turns in order, calls put in fences when they have none. */
+    agent_script_open(a, "replay", turns);
+    json_decref(turns);
     return 0;
 }

@@ -18,7 +18,7 @@ static int script_act(struct agent *a, const char *input, struct buf *reply, cha
     struct script *s = a->impl;
     const char *text = json_string_value(json_array_get(s->replies, s->next));
     if (!text) {
-        snprintf(err, errlen, "script: no reply left after %zu", s->next);
+        snprintf(err, errlen, "%s: trajectory ended (%zu turns)", a->name, s->next);
         return -1;
     }
     s->next++;

@@ -189,6 +189,7 @@ int cli_run(int argc, char **argv)
                          .agent = agent,
                          .agent_cmd = agent_cmd,
                          .agent_timeout_ms = (unsigned)agent_timeout * 1000,
+                         .confine_agents = 1,
                          .max_steps = (unsigned)max_steps,
                          .seed = (uint64_t)seed,
                          .results_dir = rdir,

@@ -1,6 +1,8 @@
 /* json: path helpers over jansson (see json.h). */
 #include "core/json.h"
 
+#include "core/buf.h"
+
 #include <string.h>
 
 #include "core/alloc.h"
@@ -79,4 +81,33 @@ int json_same(const json_t *a, const json_t *b)
 {
     if (!a || !b) return a == b;
     return json_equal(a, b);
+}
+
+json_t *json_string_lossy(const char *text, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    struct buf b;
+    buf_init(&b, n * 3 + 1);
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        int ok = k && i + k <= n;
+        uint32_t cp = k == 1 ? c : k == 2 ? c & 0x1F : k == 3 ? c & 0x0F : c & 0x07;
+        for (size_t j = 1; ok && j < k; j++) {
+            if ((p[i + j] & 0xC0) != 0x80) ok = 0;
+            cp = cp << 6 | (p[i + j] & 0x3F);
+        }
+        static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (ok && (cp < least[k] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = 0;
+        if (ok) {
+            buf_append(&b, p + i, k);
+            i += k;
+        } else {
+            buf_append(&b, "\xEF\xBF\xBD", 3);
+            i++;
+        }
+    }
+    json_t *s = json_stringn(b.data ? b.data : "", b.len);
+    buf_free(&b);
+    return s;
 }

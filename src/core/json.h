@@ -23,4 +23,8 @@ int json_same(const json_t *a, const json_t *b);
 /* Serialize compactly with sorted keys (stable for comparisons). Caller frees. */
 char *json_dump_compact(const json_t *v);
 
+/* A JSON string of text[0..n) with every invalid UTF-8 byte replaced by
+ * U+FFFD (command output is not always UTF-8; jansson refuses it). */
+json_t *json_string_lossy(const char *text, size_t n);
+
 #endif

@@ -340,6 +340,17 @@ int fault_runner_main(const struct lab *lab, int64_t id)
         return 1;
     }
     signal(SIGTERM, SIG_DFL);
+    /* The engine records this process's pid in the state after starting it:
+     * wait for that (at most 2 s) so that a body that saves its state
+     * later does not write the pid away. */
+    for (int i = 0; i < 40; i++) {
+        if (json_integer_value(json_object_get(json_object_get(row, "state"), "runnerPid")) == getpid()) break;
+        nanosleep(&(struct timespec){0, 50000000L}, NULL);
+        json_t *again = journal_get(j, id);
+        if (!again) break;
+        json_decref(row);
+        row = again;
+    }
     struct fault_ctx c = {.lab = lab,
                           .type = t,
                           .id = id,

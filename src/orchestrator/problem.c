@@ -265,6 +265,33 @@ static int load_file(struct loader *l, const json_t *root, struct problem_set *s
             }
             json_decref(typed);
         }
+        const json_t *noise = json_object_get(v, "noise");
+        if (noise && !json_is_array(noise)) {
+            json_decref(params);
+            rc = fail(l, noise, "variants[%zu].noise: a list of {type, target, params}", i);
+            break;
+        }
+        size_t k;
+        json_t *nz;
+        json_t *noise_ok = json_array();
+        json_array_foreach(noise, k, nz)
+        {
+            const char *nt = json_path_str(nz, "type", NULL);
+            json_t *np = NULL;
+            if (!nt || !fault_type_find(nt) || !name_ok(json_path_str(nz, "target", ""), 63) ||
+                !(np = params_strings(l, json_object_get(nz, "params"), "noise.params"))) {
+                if (!np) rc = fail(l, nz, "variants[%zu].noise[%zu]: needs a known fault type and a target", i, k);
+                else rc = -1;
+                break;
+            }
+            json_array_append_new(noise_ok, json_pack("{s:s, s:s, s:o}", "type", nt, "target",
+                                                      json_path_str(nz, "target", ""), "params", np));
+        }
+        if (rc) json_decref(noise_ok);
+        if (rc) {
+            json_decref(params);
+            break;
+        }
         const json_t *vr = json_object_get(v, "rate");
         double vrate = json_is_number(vr) ? json_number_value(vr) : rate;
         for (int t = 0; t < TASKS && !rc; t++) {
@@ -283,7 +310,7 @@ static int load_file(struct loader *l, const json_t *root, struct problem_set *s
             p->fault = ft;
             snprintf(p->target, sizeof p->target, "%s", target);
             p->params = json_incref(params);
-            p->noise = json_incref(json_object_get(v, "noise") ? json_object_get(v, "noise") : json_array());
+            p->noise = json_incref(noise_ok);
             p->rate = vrate;
             snprintf(p->file, sizeof p->file, "%s", l->file);
             snprintf(p->description, sizeof p->description, "%s", json_path_str(root, "description", ""));
@@ -292,6 +319,7 @@ static int load_file(struct loader *l, const json_t *root, struct problem_set *s
             s->n++;
         }
         json_decref(params);
+        json_decref(noise_ok);
         if (rc) break;
     }
     json_decref(one);

@@ -13,6 +13,7 @@
 #include "orchestrator/runcmd.h"
 #include "orchestrator/scene.h"
 #include "orchestrator/session.h"
+#include "orchestrator/shell.h"
 
 #define WARMUP_MS 20000 /* more than the 30 s rate windows need to hold only post-deploy samples, with startup noise aged out of the agent's first queries */
 
@@ -65,8 +66,8 @@ static int deploy(const struct run_opts *o, const char *app, char *err, size_t e
     struct runcmd_result r;
     int rc = runcmd(argv, NULL, NULL, 300000, 8192, NULL, NULL, &out, &r);
     if (rc || r.status) {
-        snprintf(err, errlen, "deploy %s failed: %.*s", app, (int)(out.len < 2000 ? out.len : 2000),
-                 out.data ? out.data : "");
+        size_t keep = out.len < 2000 ? out.len : 2000; /* the reason is at the end */
+        snprintf(err, errlen, "deploy %s failed: %.*s", app, (int)keep, out.data ? out.data + out.len - keep : "");
         buf_free(&out);
         return -1;
     }
@@ -109,6 +110,13 @@ int run_problems(const struct run_opts *o, const struct problem *const *list, si
                               .hide = {pdir, tree_problems, gitdir, o->results_dir},
                               .nhide = o->results_dir ? 4 : 3,
                               .progress = relay_progress};
+    /* An external agent's own process is confined like its shell: it could
+     * otherwise read the journal or the problems itself. */
+    static struct shell_confine conf; /* large: not on the stack */
+    struct shell_env agent_env = {.lab = o->lab, .hide = {pdir, tree_problems, gitdir, o->results_dir},
+                                  .nhide = o->results_dir ? 4 : 3};
+    shell_confine_init(&conf, &agent_env);
+    struct agent_confine confine = {o->confine_agents ? shell_confine_enter : NULL, &conf};
     struct scene scene = {.lab = o->lab, .seed = o->seed};
     const struct app_info *deployed[4] = {0};
     size_t ndeployed = 0;
@@ -140,7 +148,7 @@ int run_problems(const struct run_opts *o, const struct problem *const *list, si
         struct agent ag;
         json_t *rec = NULL;
         if (o->make_agent ? o->make_agent(o->make_agent_arg, i, p, &ag, err, errlen)
-                          : agent_open(o->agent, o->agent_cmd, o->agent_timeout_ms, &ag, err, errlen)) {
+                          : agent_open(o->agent, o->agent_cmd, o->agent_timeout_ms, &confine, &ag, err, errlen)) {
             rc = -1;
             break;
         }

@@ -17,6 +17,7 @@ struct run_opts {
     const char *agent;     /* "baseline", "replay:FILE" */
     const char *agent_cmd; /* an external agent's command line, or NULL */
     unsigned agent_timeout_ms;
+    int confine_agents;    /* an external agent runs in exec_shell's sandbox (default on in aiopslab run) */
     unsigned max_steps;
     unsigned wall_s;
     uint64_t seed;

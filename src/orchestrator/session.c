@@ -35,7 +35,7 @@ static json_t *time_json(uint64_t ns)
 
 static void trace_add(json_t *trace, const char *role, const char *text, size_t len)
 {
-    json_array_append_new(trace, json_pack("{s:s, s:s%}", "role", role, "content", text, len));
+    json_array_append_new(trace, json_pack("{s:s, s:o}", "role", role, "content", json_string_lossy(text, len)));
 }
 
 /* Inject the problem's fault and its noise. The fault's journal id in *id (0: a control). */
@@ -151,6 +151,7 @@ int session_run(const struct session_opts *o, struct scene *scene, const struct 
     uint64_t actions_ns = 0; /* the ACI's own time executing actions (exec_shell, exports) */
     trace_add(trace, "env", input.data, input.len);
     progress(o, "agent", p->id);
+    if (agent->begin) agent->begin(agent, sid, task_name(p->task));
     for (;;) {
         if (steps >= o->max_steps) {
             status = "step_limit";
@@ -195,6 +196,8 @@ int session_run(const struct session_opts *o, struct scene *scene, const struct 
     buf_free(&input);
     buf_free(&reply);
     buf_free(&obs);
+    if (agent->end) agent->end(agent, status);
+    if (agent->log_path[0]) json_object_set_new(rec, "agent_log", json_string(agent->log_path));
 
     /* The score: the submission against the truth, the live system for mitigation. */
     progress(o, "evaluate", p->id);

@@ -51,15 +51,6 @@ const char *shell_refused(const char *cmd)
 
 /* ---- the sandbox, built in the child before exec ------------------------------------ */
 
-struct setup {
-    const struct shell_env *e;
-    char sock[PATH_MAX], agent_sock[PATH_MAX];
-    char hidden[24][PATH_MAX];
-    size_t nhidden;
-    uid_t uid;
-    gid_t gid;
-};
-
 static int write_text(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -94,9 +85,9 @@ static int drop_caps(char *err, size_t errlen)
     return 0;
 }
 
-static int sandbox(void *arg, char *err, size_t errlen)
+int shell_confine_enter(void *arg, char *err, size_t errlen)
 {
-    struct setup *s = arg;
+    struct shell_confine *s = arg;
     int root = geteuid() == 0;
     if (root) {
         if (unshare(CLONE_NEWNS | CLONE_NEWPID)) {
@@ -104,9 +95,6 @@ static int sandbox(void *arg, char *err, size_t errlen)
             return -1;
         }
     } else {
-        uid_t uid = getuid();
-        gid_t gid = getgid();
-        char map[64];
         if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID)) {
             snprintf(err, errlen,
                      "sandbox: cannot make a user namespace (%s): exec_shell needs unprivileged user "
@@ -114,14 +102,12 @@ static int sandbox(void *arg, char *err, size_t errlen)
                      strerror(errno));
             return -1;
         }
-        snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
         write_text("/proc/self/setgroups", "deny");
-        if (write_text("/proc/self/uid_map", map)) {
+        if (write_text("/proc/self/uid_map", s->uid_map)) {
             snprintf(err, errlen, "sandbox: cannot map the user: %s", strerror(errno));
             return -1;
         }
-        snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
-        write_text("/proc/self/gid_map", map);
+        write_text("/proc/self/gid_map", s->gid_map);
     }
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
         snprintf(err, errlen, "sandbox: cannot make mounts private: %s", strerror(errno));
@@ -142,6 +128,9 @@ static int sandbox(void *arg, char *err, size_t errlen)
         return -1;
     }
     if (pid > 0) {
+        /* This process only waits: it must not hold the caller's pipes
+         * (an exec-status pipe would never see its CLOEXEC close). */
+        syscall(SYS_close_range, 3, ~0U, 0);
         int st = 0;
         while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
         }
@@ -167,10 +156,27 @@ static int sandbox(void *arg, char *err, size_t errlen)
     return 0;
 }
 
-static void add_hidden(struct setup *s, const char *path)
+static void add_hidden(struct shell_confine *s, const char *path)
 {
     if (s->nhidden < sizeof s->hidden / sizeof s->hidden[0])
         snprintf(s->hidden[s->nhidden++], sizeof s->hidden[0], "%s", path);
+}
+
+void shell_confine_init(struct shell_confine *s, const struct shell_env *e)
+{
+    memset(s, 0, sizeof *s);
+    static const char *const lab_private[] = {"faults", "logs", "mesh", "state.db", "state.db-wal", "state.db-shm"};
+    char path[PATH_MAX];
+    for (size_t i = 0; i < sizeof lab_private / sizeof lab_private[0]; i++) {
+        lab_path(e->lab, lab_private[i], path, sizeof path);
+        add_hidden(s, path);
+    }
+    for (size_t i = 0; i < e->nhide; i++)
+        if (e->hide[i]) add_hidden(s, e->hide[i]);
+    lab_path(e->lab, "daemon.sock", s->sock, sizeof s->sock);
+    lab_path(e->lab, "agent.sock", s->agent_sock, sizeof s->agent_sock);
+    snprintf(s->uid_map, sizeof s->uid_map, "0 %u 1", (unsigned)getuid());
+    snprintf(s->gid_map, sizeof s->gid_map, "0 %u 1", (unsigned)getgid());
 }
 
 int shell_run(const struct shell_env *e, const char *command, unsigned timeout_ms, size_t max_out, struct buf *out,
@@ -183,16 +189,8 @@ int shell_run(const struct shell_env *e, const char *command, unsigned timeout_m
         buf_append(out, why, strlen(why));
         return 0;
     }
-    struct setup s = {.e = e};
-    static const char *const lab_private[] = {"faults", "logs", "mesh", "state.db", "state.db-wal", "state.db-shm"};
-    char path[PATH_MAX];
-    for (size_t i = 0; i < sizeof lab_private / sizeof lab_private[0]; i++) {
-        lab_path(e->lab, lab_private[i], path, sizeof path);
-        add_hidden(&s, path);
-    }
-    for (size_t i = 0; i < e->nhide; i++) add_hidden(&s, e->hide[i]);
-    lab_path(e->lab, "daemon.sock", s.sock, sizeof s.sock);
-    lab_path(e->lab, "agent.sock", s.agent_sock, sizeof s.agent_sock);
+    struct shell_confine s;
+    shell_confine_init(&s, e);
 
     char env_path[PATH_MAX + 64], env_home[PATH_MAX + 8], env_lab[64], env_labhome[PATH_MAX + 16];
     snprintf(env_path, sizeof env_path, "PATH=%s:/usr/local/bin:/usr/bin:/bin", e->bindir);
@@ -207,7 +205,7 @@ int shell_run(const struct shell_env *e, const char *command, unsigned timeout_m
     char *envp[] = {env_path, env_home, env_lab, env_labhome, "LANG=C.UTF-8", "TERM=dumb", NULL};
     char *argv[] = {"/bin/sh", "-c", (char *)command, NULL};
     struct runcmd_result r;
-    int rc = runcmd(argv, envp, e->workdir, timeout_ms, max_out, sandbox, &s, out, &r);
+    int rc = runcmd(argv, envp, e->workdir, timeout_ms, max_out, shell_confine_enter, &s, out, &r);
     if (rc) {
         char msg[160];
         int n = snprintf(msg, sizeof msg, "Error: cannot run the shell: %s", strerror(-rc));

@@ -19,6 +19,7 @@
  * runs (kubectl edit, port-forward, attach, logs -f, get -w). */
 #ifndef ORCHESTRATOR_SHELL_H
 #define ORCHESTRATOR_SHELL_H
+#include <limits.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -31,6 +32,20 @@ struct shell_env {
     const char *hide[16]; /* further folders to empty (problems, results, the source tree's .git) */
     size_t nhide;
 };
+
+/* The confinement itself, reusable for other processes an agent controls
+ * (an external agent's own process runs in it too). Prepared in the
+ * parent (no allocation or formatting is left for the child), entered in
+ * the child between fork and exec: shell_confine_enter(&conf, ...) returns
+ * in a new process (the PID namespace's first) or fails with err. */
+struct shell_confine {
+    char sock[PATH_MAX], agent_sock[PATH_MAX];
+    char hidden[24][PATH_MAX];
+    size_t nhidden;
+    char uid_map[64], gid_map[64];
+};
+void shell_confine_init(struct shell_confine *c, const struct shell_env *e);
+int shell_confine_enter(void *conf, char *err, size_t errlen);
 
 /* A refused command: the reason (static text), or NULL when allowed. */
 const char *shell_refused(const char *command);

@@ -41,12 +41,15 @@ out=$(timeout 240 "$AIOPSLAB" --lab "$LAB" deploy social-network --timeout 200s 
     bail_out "social-network deploys" "$(tail -20 <<<"$out")"
 
 AGENT="$AIOPSLAB_HOME/agent.sh"
+# The agent runs confined like exec_shell (as nobody when root): its own state lives where it may write.
+STATE="$AIOPSLAB_HOME/agent-state"
+mkdir -p "$STATE" && chmod 1777 "$STATE"
 cat >"$AGENT" <<EOF
 #!/bin/sh
 # Session N of the run behaves as case N.
-n=\$(cat "$AIOPSLAB_HOME/agent.count" 2>/dev/null || echo 0)
+n=\$(cat "$STATE/agent.count" 2>/dev/null || echo 0)
 n=\$((n + 1))
-echo \$n >"$AIOPSLAB_HOME/agent.count"
+echo \$n >"$STATE/agent.count"
 case \$n in
 1) exec python3 "$E2E_ROOT/examples/agent_example.py" ;;
 2) read -r l; echo 'this is not json' ;;

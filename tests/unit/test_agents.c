@@ -35,7 +35,7 @@ static struct agent open_cmd(const char *cmd, unsigned timeout_ms)
 {
     struct agent a;
     char err[512] = "";
-    int rc = agent_open("baseline", cmd, timeout_ms, &a, err, sizeof err);
+    int rc = agent_open("baseline", cmd, timeout_ms, NULL, &a, err, sizeof err);
     if (rc) fprintf(stderr, "# open failed: %s\n", err);
     T_EQ_INT(rc, 0);
     return a;
@@ -365,14 +365,14 @@ static void test_replay_record(void)
     snprintf(name, sizeof name, "replay:%s", path);
     struct agent a;
     char err[512];
-    T_EQ_INT(agent_open(name, NULL, 0, &a, err, sizeof err), 0);
+    T_EQ_INT(agent_open(name, NULL, 0, NULL, &a, err, sizeof err), 0);
     T_EQ_STR(a.name, "replay");
     struct buf r;
     T_EQ_INT(act(&a, "p", &r, err, sizeof err), 0);
-    T_EQ_STR(r.data, "exec_shell(\"ls\")");
+    T_EQ_STR(r.data, "```\nexec_shell(\"ls\")\n```"); /* a bare call is put in a fenced block */
     buf_free(&r);
     T_EQ_INT(act(&a, "o", &r, err, sizeof err), 0);
-    T_EQ_STR(r.data, "submit(\"No\")");
+    T_EQ_STR(r.data, "```\nsubmit(\"No\")\n```");
     buf_free(&r);
     T_EQ_INT(act(&a, "o", &r, err, sizeof err), -1);
     T_CHECK(strstr(err, "replay: trajectory ended"));
@@ -390,27 +390,27 @@ static void test_replay_array_and_errors(void)
     snprintf(path, sizeof path, "%s/t.json", tmp);
     snprintf(name, sizeof name, "replay:%s", path);
     write_text(path, "[\"submit([])\"]");
-    T_EQ_INT(agent_open(name, NULL, 0, &a, err, sizeof err), 0);
+    T_EQ_INT(agent_open(name, NULL, 0, NULL, &a, err, sizeof err), 0);
     T_EQ_INT(act(&a, "p", &r, err, sizeof err), 0);
-    T_EQ_STR(r.data, "submit([])");
+    T_EQ_STR(r.data, "```\nsubmit([])\n```");
     buf_free(&r);
     agent_close(&a);
 
     write_text(path, "[\"a\", 3]");
-    T_EQ_INT(agent_open(name, NULL, 0, &a, err, sizeof err), -1);
+    T_EQ_INT(agent_open(name, NULL, 0, NULL, &a, err, sizeof err), -1);
     T_CHECK(strstr(err, "element 1 is not a string"));
     write_text(path, "{\"trace\": [{\"role\": \"env\", \"content\": \"p\"}]}");
-    T_EQ_INT(agent_open(name, NULL, 0, &a, err, sizeof err), -1);
+    T_EQ_INT(agent_open(name, NULL, 0, NULL, &a, err, sizeof err), -1);
     T_CHECK(strstr(err, "no assistant turns"));
     write_text(path, "{\"trace\": [");
-    T_EQ_INT(agent_open(name, NULL, 0, &a, err, sizeof err), -1);
+    T_EQ_INT(agent_open(name, NULL, 0, NULL, &a, err, sizeof err), -1);
     T_CHECK(strstr(err, path) && strstr(err, ":1:"));
     write_text(path, "{\"results\": {}}");
-    T_EQ_INT(agent_open(name, NULL, 0, &a, err, sizeof err), -1);
+    T_EQ_INT(agent_open(name, NULL, 0, NULL, &a, err, sizeof err), -1);
     T_CHECK(strstr(err, "neither a session record"));
-    T_EQ_INT(agent_open("replay:/nonexistent/x.json", NULL, 0, &a, err, sizeof err), -1);
+    T_EQ_INT(agent_open("replay:/nonexistent/x.json", NULL, 0, NULL, &a, err, sizeof err), -1);
     T_CHECK(strstr(err, "cannot read /nonexistent/x.json"));
-    T_EQ_INT(agent_open("gpt", NULL, 0, &a, err, sizeof err), -1);
+    T_EQ_INT(agent_open("gpt", NULL, 0, NULL, &a, err, sizeof err), -1);
     T_CHECK(strstr(err, "unknown agent \"gpt\""));
     teardown();
 }
