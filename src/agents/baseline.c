@@ -152,17 +152,16 @@ static struct suspect *top(struct baseline *b)
     return best;
 }
 
+/* One action, in a fenced block. */
 static void say(struct buf *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(struct buf *r, const char *fmt, ...)
 {
     char tmp[2048];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    buf_append(r, "```\n", 4);
-    if (n > 0) buf_append(r, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-    buf_append(r, "\n```", 4);
+    buf_printf(r, "```\n%s\n```", tmp);
 }
 
 static void first_word_after(const char *text, const char *key, char *out, size_t n)

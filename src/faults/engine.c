@@ -218,6 +218,20 @@ out:
     return rc;
 }
 
+/* The context of a journal row (borrowing the row's values). */
+static struct fault_ctx ctx_of_row(const struct lab *lab, const struct fault_type *t, int64_t id, json_t *row,
+                                   struct fault_journal *j)
+{
+    return (struct fault_ctx){.lab = lab,
+                              .type = t,
+                              .id = id,
+                              .ns = json_string_value(json_object_get(row, "namespace")),
+                              .target = json_string_value(json_object_get(row, "target")),
+                              .params = json_object_get(row, "params"),
+                              .state = json_object_get(row, "state"),
+                              .journal = j};
+}
+
 /* Undo one journal row. 0 or -1 with err. */
 static int recover_row(const struct lab *lab, struct fault_journal *j, json_t *row, char *err, size_t errlen)
 {
@@ -229,14 +243,7 @@ static int recover_row(const struct lab *lab, struct fault_journal *j, json_t *r
                  (long long)id, tid);
         return -1;
     }
-    struct fault_ctx c = {.lab = lab,
-                          .type = t,
-                          .id = id,
-                          .ns = json_string_value(json_object_get(row, "namespace")),
-                          .target = json_string_value(json_object_get(row, "target")),
-                          .params = json_object_get(row, "params"),
-                          .state = json_object_get(row, "state"),
-                          .journal = j};
+    struct fault_ctx c = ctx_of_row(lab, t, id, row, j);
     journal_set_status(j, id, "recovering", 0, NULL);
     if (undo(&c)) {
         snprintf(err, errlen, "fault %lld (%s on %s/%s): recover failed: %s", (long long)id, t->id, c.ns, c.target,
@@ -351,14 +358,7 @@ int fault_runner_main(const struct lab *lab, int64_t id)
         json_decref(row);
         row = again;
     }
-    struct fault_ctx c = {.lab = lab,
-                          .type = t,
-                          .id = id,
-                          .ns = json_string_value(json_object_get(row, "namespace")),
-                          .target = json_string_value(json_object_get(row, "target")),
-                          .params = json_object_get(row, "params"),
-                          .state = json_object_get(row, "state"),
-                          .journal = j};
+    struct fault_ctx c = ctx_of_row(lab, t, id, row, j);
     int rc = t->run(&c);
     if (rc) fprintf(stderr, "fault %lld (%s): %s\n", (long long)id, t->id, c.err);
     json_decref(row);
@@ -376,14 +376,7 @@ int fault_check_fixed(const struct lab *lab, int64_t id, char *err, size_t errle
     if (!t || !t->fixed) {
         snprintf(err, errlen, "fault %lld: %s", (long long)id, !row ? "not in the journal" : "no mitigation check");
     } else {
-        struct fault_ctx c = {.lab = lab,
-                              .type = t,
-                              .id = id,
-                              .ns = json_string_value(json_object_get(row, "namespace")),
-                              .target = json_string_value(json_object_get(row, "target")),
-                              .params = json_object_get(row, "params"),
-                              .state = json_object_get(row, "state"),
-                              .journal = j};
+        struct fault_ctx c = ctx_of_row(lab, t, id, row, j);
         rc = t->fixed(&c);
         if (rc < 0) snprintf(err, errlen, "%s", c.err);
     }

@@ -116,17 +116,6 @@ char *aci_describe(enum task t)
 
 /* ---- execution ------------------------------------------------------------------------------------------ */
 
-static void put(struct buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct buf *out, const char *fmt, ...)
-{
-    char tmp[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) buf_append(out, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 static const char *self_exe(void)
 {
     static char exe[PATH_MAX];
@@ -149,18 +138,18 @@ static int lab_cmd(struct aci *a, struct buf *out, const char *const *args)
     argv[n] = NULL;
     struct runcmd_result r;
     if (runcmd(argv, NULL, NULL, 60000, ACI_OUTPUT_MAX, NULL, NULL, out, &r)) {
-        put(out, "Error: cannot run the action");
+        buf_printf(out, "Error: cannot run the action");
         return -1;
     }
-    if (r.dropped) put(out, "\n[output cut: %zu more bytes]", r.dropped);
-    if (r.timed_out) put(out, "\n[timed out]");
+    if (r.dropped) buf_printf(out, "\n[output cut: %zu more bytes]", r.dropped);
+    if (r.timed_out) buf_printf(out, "\n[timed out]");
     return r.status;
 }
 
 static int namespace_ok(struct aci *a, const char *ns, struct buf *out)
 {
     if (!strcmp(ns, a->problem->app->namespace)) return 1;
-    put(out, "Error: namespace \"%s\" is not the service's namespace; the service runs in \"%s\".", ns,
+    buf_printf(out, "Error: namespace \"%s\" is not the service's namespace; the service runs in \"%s\".", ns,
         a->problem->app->namespace);
     return 0;
 }
@@ -169,13 +158,13 @@ static int namespace_ok(struct aci *a, const char *ns, struct buf *out)
 static int session_file(struct aci *a, const char *given, char *real, struct buf *out)
 {
     if (!realpath(given, real)) {
-        put(out, "Error: cannot read %s: %s. Use a path returned by get_metrics or get_traces.", given,
+        buf_printf(out, "Error: cannot read %s: %s. Use a path returned by get_metrics or get_traces.", given,
             strerror(errno));
         return 0;
     }
     size_t n = strlen(a->workdir);
     if (strncmp(real, a->workdir, n) || (real[n] && real[n] != '/')) {
-        put(out, "Error: %s is not a file written by get_metrics or get_traces (they write under %s).", given,
+        buf_printf(out, "Error: %s is not a file written by get_metrics or get_traces (they write under %s).", given,
             a->workdir);
         return 0;
     }
@@ -188,7 +177,7 @@ static void read_csv(struct aci *a, const char *given, struct buf *out)
     if (!session_file(a, given, real, out)) return;
     FILE *f = fopen(real, "r");
     if (!f) {
-        put(out, "Error: cannot read %s: %s", given, strerror(errno));
+        buf_printf(out, "Error: cannot read %s: %s", given, strerror(errno));
         return;
     }
     char line[4096];
@@ -201,7 +190,7 @@ static void read_csv(struct aci *a, const char *given, struct buf *out)
         }
     }
     fclose(f);
-    if (shown < rows) put(out, "[%zu of %zu rows shown; filter with exec_shell, e.g. grep or awk on %s]\n", shown, rows, real);
+    if (shown < rows) buf_printf(out, "[%zu of %zu rows shown; filter with exec_shell, e.g. grep or awk on %s]\n", shown, rows, real);
 }
 
 static void export_part(struct aci *a, const char *part, long minutes, struct buf *out)
@@ -215,12 +204,12 @@ static void export_part(struct aci *a, const char *part, long minutes, struct bu
     const char *args[] = {"observe", "export", "--only", part, "--since", since, dir, NULL};
     int rc = lab_cmd(a, &tmp, args);
     if (rc) {
-        put(out, "Error: collecting %s failed: %.*s", part, (int)(tmp.len < 1000 ? tmp.len : 1000), tmp.data ? tmp.data : "");
+        buf_printf(out, "Error: collecting %s failed: %.*s", part, (int)(tmp.len < 1000 ? tmp.len : 1000), tmp.data ? tmp.data : "");
     } else if (!strcmp(part, "metrics")) {
-        put(out, "Metrics data exported to directory: %s/metrics\nFiles: %s/metrics/%s.csv", dir, dir,
+        buf_printf(out, "Metrics data exported to directory: %s/metrics\nFiles: %s/metrics/%s.csv", dir, dir,
             a->problem->app->namespace);
     } else {
-        put(out, "Traces data exported to: %s/traces/traces.csv", dir);
+        buf_printf(out, "Traces data exported to: %s/traces/traces.csv", dir);
     }
     buf_free(&tmp);
 }
@@ -231,7 +220,7 @@ static void run_action(struct aci *a, const char *name, json_t *args, struct buf
     if (ns && !namespace_ok(a, ns, out)) return;
     long minutes = (long)json_integer_value(json_object_get(args, "duration"));
     if (json_object_get(args, "duration") && (minutes < 1 || minutes > 60)) {
-        put(out, "Error: duration is in minutes, from 1 to 60 (e.g. duration=5).");
+        buf_printf(out, "Error: duration is in minutes, from 1 to 60 (e.g. duration=5).");
         return;
     }
     if (!strcmp(name, "get_logs")) {
@@ -256,7 +245,7 @@ static void run_action(struct aci *a, const char *name, json_t *args, struct buf
     } else if (!strcmp(name, "exec_shell")) {
         long t = (long)json_integer_value(json_object_get(args, "timeout"));
         if (t < 1 || t > (long)a->shell_timeout_max) {
-            put(out, "Error: timeout is in seconds, from 1 to %u.", a->shell_timeout_max);
+            buf_printf(out, "Error: timeout is in seconds, from 1 to %u.", a->shell_timeout_max);
             return;
         }
         int status;
@@ -273,14 +262,14 @@ enum aci_result aci_step(struct aci *a, const char *reply, size_t len, struct bu
     struct action_call call = {0};
     char err[2048];
     if (action_parse(reply, len, &call, err, sizeof err)) {
-        put(out, "Error: %s", err);
+        buf_printf(out, "Error: %s", err);
         return ACI_INVALID;
     }
     size_t n;
     const struct action_spec *tab = aci_actions(a->problem->task, &n);
     json_t *args = NULL;
     if (action_bind(tab, &call, &args, err, sizeof err)) {
-        put(out, "Error: %s", err);
+        buf_printf(out, "Error: %s", err);
         action_call_free(&call);
         return ACI_INVALID;
     }
@@ -291,7 +280,7 @@ enum aci_result aci_step(struct aci *a, const char *reply, size_t len, struct bu
         res = ACI_SUBMITTED;
     } else {
         run_action(a, call.name, args, out);
-        if (!out->len) put(out, "(no output)");
+        if (!out->len) buf_printf(out, "(no output)");
     }
     json_decref(args);
     action_call_free(&call);

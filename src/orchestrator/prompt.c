@@ -10,17 +10,6 @@
 #include "core/buf.h"
 #include "orchestrator/aci.h"
 
-static void appendf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void appendf(struct buf *b, const char *fmt, ...)
-{
-    char tmp[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 static const char *const GOALS[TASKS] = {
     "You are an expert DevOps engineer assigned to detect anomalies in a deployed service.",
     "You are an expert DevOps engineer assigned to localize faults in a deployed service.",
@@ -44,23 +33,23 @@ char *prompt_task(const struct problem *p)
 {
     struct buf b;
     buf_init(&b, 1u << 20);
-    appendf(&b, "%s\n\nService Details:\nService Name: %s\nNamespace: %s\nDescription: %s\nSupported Operations:\n",
+    buf_printf(&b, "%s\n\nService Details:\nService Name: %s\nNamespace: %s\nDescription: %s\nSupported Operations:\n",
             GOALS[p->task], p->app->name, p->app->namespace, p->app->description);
     /* The operations are one ;-separated line in the table: a list here. */
     const char *ops = p->app->operations;
     while (*ops) {
         const char *semi = strchr(ops, ';');
         size_t n = semi ? (size_t)(semi - ops) : strlen(ops);
-        appendf(&b, "  - %.*s\n", (int)n, ops);
+        buf_printf(&b, "  - %.*s\n", (int)n, ops);
         ops += n;
         while (*ops == ';' || *ops == ' ') ops++;
     }
-    appendf(&b, "\nYou are requested to %s. ",
+    buf_printf(&b, "\nYou are requested to %s. ",
             p->task == TASK_DETECTION      ? "detect anomalies in the service"
             : p->task == TASK_LOCALIZATION ? "identify the service(s) where the root cause of the fault lies"
             : p->task == TASK_ANALYSIS     ? "analyze the root cause of the fault"
                                            : "mitigate the fault so that the service is healthy again");
-    appendf(&b, "You will begin by analyzing the service's state and telemetry, and then submit your solution:\n%s\n",
+    buf_printf(&b, "You will begin by analyzing the service's state and telemetry, and then submit your solution:\n%s\n",
             SUBMITS[p->task]);
     buf_append(&b, "", 1);
     return b.data;
@@ -70,32 +59,32 @@ char *prompt_instructions(enum task t)
 {
     struct buf b;
     buf_init(&b, 1u << 20);
-    appendf(&b, "You will respond with one of the above APIs as your next action.\n"
+    buf_printf(&b, "You will respond with one of the above APIs as your next action.\n"
                 "Please respond in the following format in a markdown code block:\n"
                 "```\n<API_NAME>(<API_PARAM1>, <API_PARAM2> ...)\n```\n\n"
                 "For instance, if you want to list files in current directory, your response must be exactly:\n\n"
                 "```\nexec_shell(\"ls -l\")\n```\n\n");
     switch (t) {
     case TASK_DETECTION:
-        appendf(&b, "If you decide that there are no anomalies:\n\n```\nsubmit(\"No\")\n```\n\n"
+        buf_printf(&b, "If you decide that there are no anomalies:\n\n```\nsubmit(\"No\")\n```\n\n"
                     "Or, if anomalies are found:\n\n```\nsubmit(\"Yes\")\n```\n\n");
         break;
     case TASK_LOCALIZATION:
-        appendf(&b, "If there are faulty components to submit:\n\n```\nsubmit([\"placeholderA\", \"placeholderB\"])\n"
+        buf_printf(&b, "If there are faulty components to submit:\n\n```\nsubmit([\"placeholderA\", \"placeholderB\"])\n"
                     "```\n\n(where \"placeholderA\" and \"placeholderB\" are placeholders; replace them with the "
                     "faulty components in your environment)\n\nOr, if no faulty components are found:\n\n"
                     "```\nsubmit([])\n```\n\n");
         break;
     case TASK_ANALYSIS:
-        appendf(&b, "When you have the root cause, submit it as a dict:\n\n```\nsubmit({\"system_level\": "
+        buf_printf(&b, "When you have the root cause, submit it as a dict:\n\n```\nsubmit({\"system_level\": "
                     "\"Virtualization\", \"fault_type\": \"Misconfiguration\"})\n```\n\n");
         break;
     case TASK_MITIGATION:
-        appendf(&b, "Once your solution is complete and ready for evaluation, respond with:\n\n```\nsubmit()\n```\n\n");
+        buf_printf(&b, "Once your solution is complete and ready for evaluation, respond with:\n\n```\nsubmit()\n```\n\n");
         break;
     default: break;
     }
-    appendf(&b, "Please respond with only a single API call (a.k.a., action) per turn without any additional "
+    buf_printf(&b, "Please respond with only a single API call (a.k.a., action) per turn without any additional "
                 "words, labels, or prefixes.\n");
     buf_append(&b, "", 1);
     return b.data;
@@ -106,9 +95,9 @@ char *prompt_full(const struct problem *p)
     char *task = prompt_task(p), *acts = aci_describe(p->task), *ins = prompt_instructions(p->task);
     struct buf b;
     buf_init(&b, 1u << 20);
-    appendf(&b, "%s\nYou are provided with the following APIs to interact with the service:\n\n", task);
+    buf_printf(&b, "%s\nYou are provided with the following APIs to interact with the service:\n\n", task);
     buf_append(&b, acts, strlen(acts));
-    appendf(&b, "\n");
+    buf_printf(&b, "\n");
     buf_append(&b, ins, strlen(ins));
     buf_append(&b, "", 1);
     free(task);
