@@ -12,7 +12,18 @@
  * the volume's I/O is hit. When the container restarts (a PANIC after an
  * I/O error ends the postmaster), strace is attached to the new run: the
  * disk stays bad until recovered. Needs strace and the right to ptrace the
- * store (same user, or root). */
+ * store (same user, or root).
+ *
+ * Ending strace: on SIGTERM it detaches cleanly (a delayed call goes on,
+ * a call being failed returns EIO). strace does not set PTRACE_O_EXITKILL
+ * on processes it attached to (-p), so even when it dies by SIGKILL the
+ * kernel only detaches the store's processes, never kills them; the one
+ * call a process was in at that instant may then return ENOSYS instead of
+ * EIO (strace had replaced its number), and nothing stays tampered with.
+ * strace gets SIGTERM when run() dies however it dies (PDEATHSIG), and
+ * recover stops every tracer run() recorded (faults/io-tracers-ID) and
+ * waits for it to be gone, so when recover returns no process of the store
+ * is traced any more. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -26,6 +37,7 @@
 #include <unistd.h>
 
 #include "core/json.h"
+#include "core/timeutil.h"
 #include "core/util.h"
 #include "faults/fault.h"
 #include "faults/layers.h"
@@ -47,6 +59,14 @@ static void hits_path(struct fault_ctx *c, char *out, size_t n)
     lab_path(c->lab, rel, out, n);
 }
 
+/* Where run() lists its strace processes ([{pid, start}]), for recover. */
+static void tracers_path(struct fault_ctx *c, char *out, size_t n)
+{
+    char rel[64];
+    snprintf(rel, sizeof rel, "faults/io-tracers-%lld", (long long)c->id);
+    lab_path(c->lab, rel, out, n);
+}
+
 static int io_inject(struct fault_ctx *c)
 {
     char strace[PATH_MAX];
@@ -64,10 +84,36 @@ static int io_inject(struct fault_ctx *c)
 }
 
 struct tracer {
-    pid_t pid;  /* strace */
-    pid_t main; /* the container's main process it was attached for */
-    int out;    /* its output */
+    pid_t pid;          /* strace */
+    pid_t main;         /* the container's main process it was attached for */
+    int out;            /* its output */
+    uint64_t started;   /* when (monotonic ns) */
 };
+
+/* A process of the container that no tracer holds: one that existed but
+ * was not yet listed when strace attached (a run starting up forks its
+ * processes meanwhile; -f only follows those forked afterwards). */
+static int untraced_member(const struct osf_ctr *k)
+{
+    pid_t *m = NULL;
+    int n = osf_members(k, &m), found = 0;
+    for (int i = 0; i < n && !found; i++) {
+        char path[64], line[128];
+        snprintf(path, sizeof path, "/proc/%d/status", (int)m[i]);
+        FILE *f = fopen(path, "re");
+        if (!f) continue;
+        int zombie = 0;
+        long tracer = -1;
+        while (fgets(line, sizeof line, f)) {
+            if (!strncmp(line, "State:", 6)) zombie = strchr(line, 'Z') != NULL;
+            if (sscanf(line, "TracerPid: %ld", &tracer) == 1) break;
+        }
+        fclose(f);
+        found = !zombie && tracer == 0;
+    }
+    free(m);
+    return found;
+}
 
 static void tracer_stop(struct tracer *t)
 {
@@ -137,6 +183,7 @@ static int tracer_start(struct fault_ctx *c, const struct osf_ctr *k, const char
     t->pid = p;
     t->main = k->pid;
     t->out = fds[0];
+    t->started = mono_ns();
     return 0;
 }
 
@@ -173,21 +220,39 @@ static int io_run(struct fault_ctx *c)
     size_t n = json_array_size(pods);
     if (n > OSF_MAX_PODS) n = OSF_MAX_PODS;
     struct tracer t[OSF_MAX_PODS];
-    for (size_t i = 0; i < n; i++) t[i] = (struct tracer){0, 0, -1};
+    for (size_t i = 0; i < n; i++) t[i] = (struct tracer){0, 0, -1, 0};
     long hits = 0, written = -1;
+    char tracers_file[PATH_MAX];
+    tracers_path(c, tracers_file, sizeof tracers_file);
     while (fault_still_active(c)) {
+        int changed = 0;
         for (size_t i = 0; i < n; i++) {
             if (t[i].pid > 0 && waitpid(t[i].pid, NULL, WNOHANG) == t[i].pid) {
                 hits += drain(&t[i]);
-                t[i].pid = 0; /* every process it traced ended */
+                t[i].pid = 0; /* every process it traced ended, or strace was killed */
                 tracer_stop(&t[i]);
             }
             hits += drain(&t[i]);
             struct osf_ctr k;
             if (osf_container_of(c, json_string_value(json_array_get(pods, i)), &k)) continue;
-            if (t[i].pid > 0 && t[i].main == k.pid) continue;
-            tracer_stop(&t[i]); /* a new run of the container: follow it */
+            /* Attach again for a new run of the container or a lost strace,
+             * and when a process escaped it (at most once a second). */
+            if (t[i].pid > 0 && t[i].main == k.pid &&
+                (mono_ns() - t[i].started < 1000000000ull || !untraced_member(&k)))
+                continue;
+            tracer_stop(&t[i]);
             tracer_start(c, &k, strace, &t[i]);
+            changed = 1;
+        }
+        if (changed) {
+            json_t *list = json_array();
+            for (size_t i = 0; i < n; i++)
+                if (t[i].pid > 0) json_array_append_new(list, osf_proc_ref(t[i].pid));
+            char *txt = json_dumps(list, JSON_COMPACT);
+            if (txt && write_file_replace(tracers_file, txt, strlen(txt)))
+                fprintf(stderr, "%s: cannot write %s\n", c->type->id, tracers_file);
+            free(txt);
+            json_decref(list);
         }
         if (hits != written) {
             char s[32];
@@ -213,15 +278,53 @@ static int io_verify(struct fault_ctx *c)
     return hits > 0;
 }
 
+static int tracer_gone(pid_t pid, uint64_t start)
+{
+    char st = osf_proc_state(pid);
+    return !st || st == 'Z' || proc_starttime(pid) != start;
+}
+
+/* The engine has ended run(), whose straces got SIGTERM with it; make sure
+ * each is gone (so the store is detached) before saying recovered: SIGTERM
+ * again, a second to detach, then SIGKILL (see the top of the file). */
+static int stop_tracers(struct fault_ctx *c, const char *path)
+{
+    json_t *list = json_load_file(path, 0, NULL);
+    size_t i;
+    json_t *ref;
+    int rc = 0;
+    json_array_foreach(list, i, ref)
+    {
+        pid_t pid = osf_proc_live(ref);
+        uint64_t start = (uint64_t)json_integer_value(json_object_get(ref, "start"));
+        if (!pid || tracer_gone(pid, start)) continue;
+        fault_signal(pid, start, SIGTERM);
+        for (int w = 0; w < 50 && !tracer_gone(pid, start); w++) nanosleep(&(struct timespec){0, 20000000L}, NULL);
+        if (!tracer_gone(pid, start)) fault_signal(pid, start, SIGKILL);
+        for (int w = 0; w < 50 && !tracer_gone(pid, start); w++) nanosleep(&(struct timespec){0, 20000000L}, NULL);
+        if (!tracer_gone(pid, start)) {
+            snprintf(c->err, sizeof c->err, "strace %d does not end", (int)pid);
+            rc = -1;
+        }
+    }
+    json_decref(list);
+    return rc;
+}
+
 static int io_recover(struct fault_ctx *c)
 {
-    char path[PATH_MAX];
-    hits_path(c, path, sizeof path);
-    if (unlink(path) && errno != ENOENT) {
-        snprintf(c->err, sizeof c->err, "%s: %s", path, strerror(errno));
-        return -1;
+    char tracers[PATH_MAX], hits[PATH_MAX];
+    tracers_path(c, tracers, sizeof tracers);
+    hits_path(c, hits, sizeof hits);
+    if (stop_tracers(c, tracers)) return -1;
+    const char *paths[] = {tracers, hits};
+    for (int i = 0; i < 2; i++) {
+        if (unlink(paths[i]) && errno != ENOENT) {
+            snprintf(c->err, sizeof c->err, "%s: %s", paths[i], strerror(errno));
+            return -1;
+        }
     }
-    return 0; /* the engine has stopped run(), and with it strace */
+    return 0;
 }
 
 static const struct fault_param eio_params[] = {
@@ -239,7 +342,7 @@ static const struct fault_type io_errors = {
     .symptoms = "PostgreSQL logs \"could not read/write ... Input/output error\" and PANICs on WAL or fsync errors: "
                 "the container restarts and crash-loops while the disk stays bad; queries fail, callers return 5xx",
     .params = eio_params,
-    .verify_ms = 20000,
+    .verify_ms = 30000,
     .inject = io_inject,
     .verify = io_verify,
     .recover = io_recover,
@@ -259,8 +362,10 @@ static const struct fault_type slow_io = {
     .target = FT_POSTGRES,
     .resource = "disk-io",
     .summary = "each of the store's disk reads, writes and syncs takes N ms longer (strace delay injection)",
-    .symptoms = "queries and above all commits (WAL fsync) are slow: the service's latency and its callers' time "
-                "out under load, connection pools fill up; no errors in the store's log, cpu stays low",
+    .symptoms = "everything that waits for the disk is slow: WAL flushes and fsyncs, CHECKPOINT (seconds instead of "
+                "milliseconds), reads that miss the cache; with synchronous_commit on, every commit; with it off (the "
+                "lab's stores, like MongoDB's default write concern) commits do not wait, and the service slows down "
+                "once the WAL buffers fill under write load; no errors in the store's log, cpu stays low",
     .params = slow_params,
     .verify_ms = 20000,
     .inject = io_inject,

@@ -1,9 +1,11 @@
 /* os: the Operating System layer's faults on a Deployment's running
  * containers, acting on their real processes the way an incident does:
  * a signal (process-kill, process-pause) or a resource limit lowered with
- * prlimit(2) (fd-exhaustion, disk-full). The faults that need a live
- * process of their own (cpu-contention, memory-leak, thread-pool-
- * exhaustion) are in os_hogs.c; clock-skew in os_clock.c. */
+ * prlimit(2) (fd-exhaustion, disk-full; disk-full's run() limits each
+ * new run of the store too, so that the disk stays full across restarts).
+ * The faults that need a live process of their own (cpu-contention,
+ * memory-leak, thread-pool-exhaustion) are in os_hogs.c; clock-skew in
+ * os_clock.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/json.h"
+#include "core/timeutil.h"
 #include "core/util.h"
 #include "faults/fault.h"
 #include "faults/layers.h"
@@ -199,9 +202,52 @@ static const struct fault_type process_pause = {
 
 /* ---- resource limits lowered with prlimit(2) ------------------------------- */
 
-/* Lower resource res of every process of the target's containers to
- * want(pid) (never raising it); each process's old limits go into
- * state["limited"] first. */
+/* Lower resource res of every process of one container to want(pid)
+ * (never raising it). Each process's old soft limit is appended to list
+ * and save(c, list) called before its limit changes. 0 or -1 with c->err. */
+static int limit_members(struct fault_ctx *c, const struct osf_ctr *k, int res,
+                         rlim_t (*want)(struct fault_ctx *c, pid_t pid), json_t *list,
+                         int (*save)(struct fault_ctx *c, json_t *list))
+{
+    pid_t *m = NULL;
+    int cnt = osf_members(k, &m), rc = 0;
+    for (int j = 0; j < cnt && !rc; j++) {
+        size_t i;
+        json_t *p;
+        int known = 0;
+        json_array_foreach(list, i, p) known |= osf_proc_live(p) == m[j];
+        if (known) continue;
+        struct rlimit old;
+        int e = osf_prlimit(m[j], res, NULL, &old);
+        if (e == -ESRCH) continue; /* gone meanwhile */
+        if (e) {
+            snprintf(c->err, sizeof c->err, "prlimit %d (pod %s): %s", (int)m[j], k->pod, strerror(-e));
+            rc = -1;
+            break;
+        }
+        rlim_t to = want(c, m[j]);
+        if (to >= old.rlim_cur) continue;
+        json_t *ref = osf_proc_ref(m[j]);
+        json_object_set_new(ref, "soft", json_integer(old.rlim_cur == RLIM_INFINITY ? -1 : (json_int_t)old.rlim_cur));
+        json_array_append_new(list, ref);
+        if ((rc = save(c, list))) break;
+        struct rlimit nl = {to, old.rlim_max};
+        if ((e = osf_prlimit(m[j], res, &nl, NULL)) && e != -ESRCH) {
+            snprintf(c->err, sizeof c->err, "prlimit %d: %s", (int)m[j], strerror(-e));
+            rc = -1;
+        }
+    }
+    free(m);
+    return rc;
+}
+
+static int save_state(struct fault_ctx *c, json_t *list)
+{
+    (void)list; /* it is c->state["limited"] */
+    return fault_save(c);
+}
+
+/* limit_members on every container of the target, into state["limited"]. */
 static int lower_limits(struct fault_ctx *c, int res, rlim_t (*want)(struct fault_ctx *c, pid_t pid))
 {
     struct osf_ctr k[OSF_MAX_PODS];
@@ -210,26 +256,7 @@ static int lower_limits(struct fault_ctx *c, int res, rlim_t (*want)(struct faul
     json_t *limited = json_array();
     json_object_set_new(c->state, "limited", limited);
     int rc = 0;
-    for (int i = 0; i < n && !rc; i++) {
-        pid_t *m = NULL;
-        int cnt = osf_members(&k[i], &m);
-        for (int j = 0; j < cnt && !rc; j++) {
-            struct rlimit old;
-            if (prlimit(m[j], res, NULL, &old)) continue; /* gone meanwhile */
-            rlim_t to = want(c, m[j]);
-            if (to >= old.rlim_cur) continue;
-            json_t *ref = osf_proc_ref(m[j]);
-            json_object_set_new(ref, "soft", json_integer(old.rlim_cur == RLIM_INFINITY ? -1 : (json_int_t)old.rlim_cur));
-            json_array_append_new(limited, ref);
-            if ((rc = fault_save(c))) break;
-            struct rlimit nl = {to, old.rlim_max};
-            if (prlimit(m[j], res, &nl, NULL) && errno != ESRCH) {
-                snprintf(c->err, sizeof c->err, "prlimit %d: %s", (int)m[j], strerror(errno));
-                rc = -1;
-            }
-        }
-        free(m);
-    }
+    for (int i = 0; i < n && !rc; i++) rc = limit_members(c, &k[i], res, want, limited, save_state);
     if (!rc && !json_array_size(limited)) {
         snprintf(c->err, sizeof c->err, "no process of \"%s\" had a limit above the one to set", c->target);
         rc = -1;
@@ -237,23 +264,24 @@ static int lower_limits(struct fault_ctx *c, int res, rlim_t (*want)(struct faul
     return rc;
 }
 
-/* Put back the soft limits saved by lower_limits (processes that are gone
- * or were replaced need nothing). */
-static int restore_limits(struct fault_ctx *c, int res)
+/* Put back the soft limits saved in list (processes that are gone or were
+ * replaced need nothing). */
+static int restore_limits(struct fault_ctx *c, const json_t *list, int res)
 {
     size_t i;
     json_t *p;
     int rc = 0;
-    json_array_foreach(json_object_get(c->state, "limited"), i, p)
+    json_array_foreach(list, i, p)
     {
         pid_t pid = osf_proc_live(p);
         struct rlimit cur;
-        if (!pid || prlimit(pid, res, NULL, &cur)) continue;
+        if (!pid || osf_prlimit(pid, res, NULL, &cur)) continue;
         json_int_t soft = json_integer_value(json_object_get(p, "soft"));
         struct rlimit nl = {soft < 0 ? RLIM_INFINITY : (rlim_t)soft, cur.rlim_max};
         if (nl.rlim_cur > nl.rlim_max) nl.rlim_cur = nl.rlim_max;
-        if (prlimit(pid, res, &nl, NULL) && errno != ESRCH) {
-            snprintf(c->err, sizeof c->err, "prlimit %d: %s", (int)pid, strerror(errno));
+        int e = osf_prlimit(pid, res, &nl, NULL);
+        if (e && e != -ESRCH) {
+            snprintf(c->err, sizeof c->err, "prlimit %d: %s", (int)pid, strerror(-e));
             rc = -1;
         }
     }
@@ -299,13 +327,42 @@ static int fd_verify(struct fault_ctx *c)
     {
         pid_t pid = osf_proc_live(p);
         struct rlimit cur;
-        if (pid && !prlimit(pid, RLIMIT_NOFILE, NULL, &cur) && osf_proc_nfds(pid) >= (int)cur.rlim_cur) full = 1;
+        if (pid && !osf_prlimit(pid, RLIMIT_NOFILE, NULL, &cur) && osf_proc_nfds(pid) >= (int)cur.rlim_cur) full = 1;
     }
     for (int j = 0; j < nfd; j++) close(fds[j]);
     return full;
 }
 
-static int fd_recover(struct fault_ctx *c) { return restore_limits(c, RLIMIT_NOFILE); }
+/* Fixed when the target serves again (a Ready pod) and none of its
+ * processes has a descriptor limit below the lowest one it had before
+ * (the pods were restarted, or the limit raised again). */
+static int fd_fixed(struct fault_ctx *c)
+{
+    struct osf_ctr k[OSF_MAX_PODS];
+    int n = osf_ready_containers(c, k, OSF_MAX_PODS);
+    if (n <= 0) return n < 0 ? -1 : 0;
+    rlim_t floor = RLIM_INFINITY;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(c->state, "limited"), i, p)
+    {
+        json_int_t soft = json_integer_value(json_object_get(p, "soft"));
+        if (soft >= 0 && (rlim_t)soft < floor) floor = (rlim_t)soft;
+    }
+    for (int j = 0; j < n; j++) {
+        pid_t *m = NULL;
+        int cnt = osf_members(&k[j], &m), low = 0;
+        for (int x = 0; x < cnt && !low; x++) {
+            struct rlimit cur;
+            low = !osf_prlimit(m[x], RLIMIT_NOFILE, NULL, &cur) && cur.rlim_cur < floor;
+        }
+        free(m);
+        if (low) return 0;
+    }
+    return 1;
+}
+
+static int fd_recover(struct fault_ctx *c) { return restore_limits(c, json_object_get(c->state, "limited"), RLIMIT_NOFILE); }
 
 static const struct fault_param fd_params[] = {
     {"spare", FP_INT, 0, 1000, "2", NULL, "descriptors left free above those open at injection"},
@@ -327,6 +384,7 @@ static const struct fault_type fd_exhaustion = {
     .inject = fd_inject,
     .verify = fd_verify,
     .recover = fd_recover,
+    .fixed = fd_fixed,
 };
 
 /* ---- disk-full --------------------------------------------------------------- */
@@ -358,37 +416,108 @@ static int disk_inject(struct fault_ctx *c)
      * complaint after it. */
     json_t *logs = json_array();
     for (int i = 0; i < n; i++)
-        json_array_append_new(logs, json_pack("{s:s, s:i, s:I}", "pod", k[i].pod, "restarts", k[i].restarts,
-                                              "offset", (json_int_t)log_size(k[i].rundir)));
+        json_array_append_new(logs, json_pack("{s:s, s:i, s:s, s:I, s:i}", "pod", k[i].pod, "restarts",
+                                              k[i].restarts, "rundir", k[i].rundir, "offset",
+                                              (json_int_t)log_size(k[i].rundir), "pid", (int)k[i].pid));
     json_object_set_new(c->state, "logs", logs);
     return lower_limits(c, RLIMIT_FSIZE, fsize_want);
 }
 
-/* Some container said so in its log ("File too large"), or went down
- * over it (restarted since). */
+/* Where run() lists the processes of later runs it limited (as
+ * state["limited"]), for recover. */
+static void relimited_path(struct fault_ctx *c, char *out, size_t n)
+{
+    char rel[64];
+    snprintf(rel, sizeof rel, "faults/fsize-%lld", (long long)c->id);
+    lab_path(c->lab, rel, out, n);
+}
+
+static int save_relimited(struct fault_ctx *c, json_t *list)
+{
+    char path[PATH_MAX];
+    relimited_path(c, path, sizeof path);
+    char *txt = json_dumps(list, JSON_COMPACT);
+    int rc = txt ? write_file_replace(path, txt, strlen(txt)) : -ENOMEM;
+    free(txt);
+    if (rc) snprintf(c->err, sizeof c->err, "%s: %s", path, strerror(-rc));
+    return rc ? -1 : 0;
+}
+
+/* A full disk stays full when the store restarts: each new run of a
+ * container gets the limit too (its processes for its first seconds, so
+ * that those its startup forks are caught; later ones inherit it). */
+static int disk_run(struct fault_ctx *c)
+{
+    json_t *logs = json_object_get(c->state, "logs");
+    size_t n = json_array_size(logs);
+    if (n > OSF_MAX_PODS) n = OSF_MAX_PODS;
+    pid_t main_pid[OSF_MAX_PODS];
+    uint64_t scan_until[OSF_MAX_PODS] = {0};
+    for (size_t i = 0; i < n; i++) main_pid[i] = (pid_t)json_integer_value(json_object_get(json_array_get(logs, i), "pid"));
+    json_t *list = json_array();
+    while (fault_still_active(c)) {
+        for (size_t i = 0; i < n; i++) {
+            struct osf_ctr k;
+            if (osf_container_of(c, json_string_value(json_object_get(json_array_get(logs, i), "pod")), &k)) continue;
+            if (k.pid != main_pid[i]) {
+                main_pid[i] = k.pid;
+                scan_until[i] = mono_ns() + 3000000000ull;
+            }
+            if (mono_ns() < scan_until[i] && limit_members(c, &k, RLIMIT_FSIZE, fsize_want, list, save_relimited))
+                fprintf(stderr, "disk-full: %s\n", c->err);
+        }
+        osf_sleep_active(c, 200);
+    }
+    json_decref(list);
+    return 0;
+}
+
+/* Some container said so in its log ("File too large"), in the run that
+ * was limited, or went down over it (restarted or not running since: the
+ * container may be waiting out its back-off). */
 static int disk_verify(struct fault_ctx *c)
 {
     size_t i;
     json_t *l;
     json_array_foreach(json_object_get(c->state, "logs"), i, l)
     {
-        struct osf_ctr k;
-        if (osf_container_of(c, json_string_value(json_object_get(l, "pod")), &k)) continue;
-        if (k.restarts > json_integer_value(json_object_get(l, "restarts"))) return 1;
         char path[PATH_MAX + 16], line[4096];
-        snprintf(path, sizeof path, "%s/current.log", k.rundir);
+        snprintf(path, sizeof path, "%s/current.log", json_path_str(l, "rundir", ""));
         FILE *f = fopen(path, "re");
-        if (!f) continue;
-        fseek(f, (long)json_integer_value(json_object_get(l, "offset")), SEEK_SET);
         int seen = 0;
-        while (!seen && fgets(line, sizeof line, f)) seen = strstr(line, "File too large") != NULL;
-        fclose(f);
+        if (f) {
+            fseek(f, (long)json_integer_value(json_object_get(l, "offset")), SEEK_SET);
+            while (!seen && fgets(line, sizeof line, f)) seen = strstr(line, "File too large") != NULL;
+            fclose(f);
+        }
         if (seen) return 1;
+        int missing = 0;
+        json_t *pod = fault_get(c, "Pod", json_path_str(l, "pod", ""), &missing);
+        if (!pod) continue;
+        const json_t *cs = json_array_get(json_path(pod, "status.containerStatuses"), 0);
+        int down = json_path_int(cs, "restartCount", 0) > json_integer_value(json_object_get(l, "restarts")) ||
+                   !json_path(cs, "state.running");
+        json_decref(pod);
+        if (down) return 1;
     }
     return 0;
 }
 
-static int disk_recover(struct fault_ctx *c) { return restore_limits(c, RLIMIT_FSIZE); }
+/* run() has ended (the engine stops it first): what it limited is in its file. */
+static int disk_recover(struct fault_ctx *c)
+{
+    char path[PATH_MAX];
+    relimited_path(c, path, sizeof path);
+    json_t *later = json_load_file(path, 0, NULL);
+    int rc = restore_limits(c, json_object_get(c->state, "limited"), RLIMIT_FSIZE);
+    if (restore_limits(c, later, RLIMIT_FSIZE)) rc = -1;
+    json_decref(later);
+    if (!rc && unlink(path) && errno != ENOENT) {
+        snprintf(c->err, sizeof c->err, "%s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    return rc;
+}
 
 static const struct fault_param disk_params[] = {
     {"size", FP_BYTES, 0, 1LL << 30, "0", NULL,
@@ -404,13 +533,14 @@ static const struct fault_type disk_full = {
     .resource = "disk",
     .summary = "the store's processes can no longer write their files (RLIMIT_FSIZE lowered with prlimit: EFBIG)",
     .symptoms = "writes fail with \"File too large\" (EFBIG): PostgreSQL logs \"could not write ... File too large\" "
-                "and PANICs on its WAL, restarts and fails again; inserts and updates return errors and callers "
-                "get 5xx while reads from cache may still work",
+                "and PANICs on its WAL, restarts and fails again (the disk stays full: CrashLoopBackOff); inserts and "
+                "updates return errors and callers get 5xx while reads from cache may still work",
     .params = disk_params,
-    .verify_ms = 15000,
+    .verify_ms = 30000,
     .inject = disk_inject,
     .verify = disk_verify,
     .recover = disk_recover,
+    .run = disk_run,
 };
 
 const struct fault_type *const fault_types_os[] = {

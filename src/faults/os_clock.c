@@ -117,6 +117,21 @@ static int skew_verify(struct fault_ctx *c)
     return 1;
 }
 
+/* Fixed when the target serves again (a Ready pod) and every Ready pod's
+ * processes see the right time (e.g. the pods were moved off the skewed
+ * node: deleted and recreated). */
+static int skew_fixed(struct fault_ctx *c)
+{
+    struct osf_ctr k[OSF_MAX_PODS];
+    int n = osf_ready_containers(c, k, OSF_MAX_PODS);
+    if (n <= 0) return n < 0 ? -1 : 0;
+    for (int i = 0; i < n; i++) {
+        long long diff = pod_date(&k[i]) - (long long)time(NULL);
+        if (diff > 2 || diff < -2) return 0;
+    }
+    return 1;
+}
+
 static int skew_recover(struct fault_ctx *c)
 {
     size_t i;
@@ -153,4 +168,5 @@ const struct fault_type clock_skew = {
     .inject = skew_inject,
     .verify = skew_verify,
     .recover = skew_recover,
+    .fixed = skew_fixed,
 };

@@ -6,9 +6,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +75,32 @@ int osf_containers(struct fault_ctx *c, struct osf_ctr *out, int max)
     return n;
 }
 
+static int pod_is_ready(const json_t *pod)
+{
+    size_t i;
+    json_t *cond;
+    json_array_foreach(json_path(pod, "status.conditions"), i, cond)
+    {
+        if (!strcmp(json_path_str(cond, "type", ""), "Ready")) return !strcmp(json_path_str(cond, "status", ""), "True");
+    }
+    return 0;
+}
+
+int osf_ready_containers(struct fault_ctx *c, struct osf_ctr *out, int max)
+{
+    json_t *pods = fault_pods(c, c->target);
+    if (!pods) return -1;
+    int n = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(pods, i, p)
+    {
+        if (n < max && pod_is_ready(p) && fill(c, p, &out[n]) == 0) n++;
+    }
+    json_decref(pods);
+    return n;
+}
+
 int osf_container_of(struct fault_ctx *c, const char *pod, struct osf_ctr *out)
 {
     int missing = 0;
@@ -129,6 +159,62 @@ int osf_join_cgroup(const struct osf_ctr *k, char *err, size_t errlen)
     int rc = limits_setup(&l, kind_of(k), k->cgroup, 0, 0, err, errlen); /* no limit: changes nothing */
     if (rc) return rc;
     return limits_attach(&l, getpid(), err, errlen);
+}
+
+/* The real, effective and saved ids of "Uid:" or "Gid:" in /proc/PID/status;
+ * 0 only when all three are the same (the kernel's condition for prlimit
+ * without CAP_SYS_RESOURCE). */
+static int proc_id(pid_t pid, const char *key, unsigned *out)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f) return -1;
+    int rc = -1;
+    size_t klen = strlen(key);
+    while (fgets(line, sizeof line, f)) {
+        unsigned r, e, s;
+        if (strncmp(line, key, klen) || sscanf(line + klen, "%u %u %u", &r, &e, &s) != 3) continue;
+        if (r == e && e == s) {
+            *out = r;
+            rc = 0;
+        }
+        break;
+    }
+    fclose(f);
+    return rc;
+}
+
+struct prlimit_reply {
+    int err;
+    struct rlimit old;
+};
+
+int osf_prlimit(pid_t pid, int res, const struct rlimit *nl, struct rlimit *old)
+{
+    if (!prlimit(pid, (__rlimit_resource_t)res, nl, old)) return 0;
+    if (errno != EPERM) return -errno;
+    unsigned uid, gid;
+    if (proc_id(pid, "Uid:", &uid) || proc_id(pid, "Gid:", &gid)) return -EPERM;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC)) return -errno;
+    pid_t p = fork();
+    if (p == 0) {
+        struct prlimit_reply r = {0, {0, 0}};
+        if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid) ||
+            prlimit(pid, (__rlimit_resource_t)res, nl, &r.old))
+            r.err = errno;
+        _exit(write(fds[1], &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
+    }
+    close(fds[1]);
+    struct prlimit_reply r = {EPERM, {0, 0}};
+    ssize_t got = p > 0 ? read(fds[0], &r, sizeof r) : -1;
+    close(fds[0]);
+    if (p > 0) waitpid(p, NULL, 0);
+    if (got != (ssize_t)sizeof r) return p < 0 ? -EAGAIN : -EPERM;
+    if (r.err) return -r.err;
+    if (old) *old = r.old;
+    return 0;
 }
 
 char osf_proc_state(pid_t pid)

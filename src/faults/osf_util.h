@@ -33,6 +33,9 @@ struct osf_ctr {
 /* The running containers of Deployment c->target (at most OSF_MAX_PODS).
  * The count (>= 1), or -1 with c->err when there is none. */
 int osf_containers(struct fault_ctx *c, struct osf_ctr *out, int max);
+/* The running containers of c->target whose pod is Ready (for fixed():
+ * a target scaled to zero or not serving is not fixed). Count >= 0, or -1. */
+int osf_ready_containers(struct fault_ctx *c, struct osf_ctr *out, int max);
 /* Re-read one pod's container by pod name: 0 when it runs (out filled),
  * -1 when it is gone or not running. */
 int osf_container_of(struct fault_ctx *c, const char *pod, struct osf_ctr *out);
@@ -46,6 +49,12 @@ struct limits_usage;
 int osf_usage(const struct osf_ctr *k, struct limits_usage *u);
 /* Move the calling process into the container's cgroup. 0 or -errno. */
 int osf_join_cgroup(const struct osf_ctr *k, char *err, size_t errlen);
+/* prlimit(2) on another process, also one of another user when this
+ * process lacks CAP_SYS_RESOURCE (containers often drop it): a child
+ * takes the target's uid and gid, which the kernel accepts, then calls
+ * prlimit. 0 or -errno. */
+struct rlimit;
+int osf_prlimit(pid_t pid, int res, const struct rlimit *nl, struct rlimit *old);
 /* /proc/PID/stat's state letter ('R', 'S', 'T', ...) or 0 if gone. */
 char osf_proc_state(pid_t pid);
 /* Open descriptors of pid, or -1. */
