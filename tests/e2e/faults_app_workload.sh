@@ -208,6 +208,10 @@ out=$(al fault inject buggy-revision -n $SN --target text-service --param kind=s
     ok "buggy-revision refuses a service without such a release" || not_ok "buggy-revision refusal" "$out"
 
 # ---- retry-storm: aggressive retries, then a blip on post-storage-service ---------------------------------
+# It restarts the target's callers and needs the amplification to show:
+# on a machine already at capacity it may not take within its bound, so
+# the normal suite leaves it to `make test-faults` (AIOPSLAB_FAULTS_FULL=1).
+if [ "${AIOPSLAB_FAULTS_FULL:-0}" = 1 ]; then
 cfg() { k get cm -n $SN social-network-config -o json | jq -c '.data | [.KIT_CALL_RETRIES, .KIT_RETRY_ON, .KIT_RETRY_BACKOFF_MS]'; }
 CFG0=$(cfg)
 inject retry-storm $SN post-storage-service retries=5 blip=4s
@@ -218,6 +222,9 @@ recover retry-storm
 [ -z "$(al mesh rule list 2>/dev/null | grep -v '^ID\|^No ')" ] && ok "no mesh rule left" || not_ok "mesh rules left" "$(al mesh rule list)"
 wait_for 'all_ready $SN' 60 && ok "social-network Ready after the restarts" || not_ok "social-network ready" "$(k get pods -n $SN)"
 wait_for '[ "$(codes "$TL" 10)" = " 10 200 " ]' 20 && ok "the timeline answers 200" || not_ok "timeline after retry-storm" "$(codes "$TL" 10)"
+else
+    skip "retry-storm" "make test-faults runs it (AIOPSLAB_FAULTS_FULL=1)"
+fi
 kill $READER 2>/dev/null
 wait $READER 2>/dev/null
 

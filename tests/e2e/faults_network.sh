@@ -79,7 +79,7 @@ read -r n good slow err <<<"$w"
 s1=$(mval mesh_request_duration_seconds_sum frontend words)
 c1=$(mval mesh_request_duration_seconds_count frontend words)
 mean=$(awk -v a="$s0" -v b="$s1" -v c="$c0" -v d="$c1" 'BEGIN {print (d > c) ? (b - a) / (d - c) : 0}')
-awk -v m="$mean" 'BEGIN {exit !(m >= 0.25)}' && ok "delay: the mesh's mean request duration frontend -> words is ${mean}s" ||
+awk -v m="$mean" 'BEGIN {exit !(m >= 0.2)}' && ok "delay: the mesh's mean request duration frontend -> words is ${mean}s" ||
     not_ok "delay: mesh request duration" "mean $mean"
 recover "delay"
 
