@@ -20,6 +20,7 @@
 #include "faults/fault.h"
 #include "faults/journal.h"
 #include "faults/layers.h"
+#include "faults/virtualization_util.h"
 
 #define FLAGS_KEY "flags.json"
 #define BASELINE_MS 400
@@ -231,6 +232,35 @@ static int ff_verify(struct fault_ctx *c)
     return 0;
 }
 
+/* Fixed when the fault's flag is off in the live flags file however it was
+ * switched off (state DISABLED, the default variant's value 0 or false,
+ * or the flag removed: the kit re-reads the file within a second) and the
+ * target serves. */
+static int ff_fixed(struct fault_ctx *c)
+{
+    const char *cm = json_string_value(json_object_get(c->state, "configMap"));
+    const char *flag = json_string_value(json_object_get(c->state, "flag"));
+    if (!cm || !flag) return 0;
+    int missing = 0;
+    json_t *obj = fault_get(c, "ConfigMap", cm, &missing);
+    if (!obj) return missing ? 0 : -1;
+    json_error_t je;
+    const char *text = json_string_value(json_object_get(json_object_get(obj, "data"), FLAGS_KEY));
+    json_t *root = text ? json_loads(text, 0, &je) : NULL;
+    json_decref(obj);
+    /* A file the kit cannot parse leaves every flag as it was: not fixed. */
+    if (!json_is_object(json_object_get(root, "flags"))) {
+        json_decref(root);
+        return 0;
+    }
+    const json_t *f = json_object_get(json_object_get(root, "flags"), flag);
+    const json_t *v = json_object_get(json_object_get(f, "variants"), json_path_str(f, "defaultVariant", ""));
+    int off = !f || strcmp(json_path_str(f, "state", ""), "ENABLED") || json_is_false(v) ||
+              (json_is_number(v) && json_number_value(v) == 0);
+    json_decref(root);
+    return off ? virt_target_serves(c, c->target) : 0;
+}
+
 static const struct fault_param ff_failure_params[] = {
     {"percent", FP_PERCENT, 1, 100, "50", NULL, "share of the service's requests that fail with 500"},
     {0},
@@ -263,6 +293,7 @@ static const struct fault_param ff_percent_params[] = {
         .inject = ff_inject,                                                                                            \
         .verify = ff_verify,                                                                                            \
         .recover = ff_recover,                                                                                          \
+        .fixed = ff_fixed,                                                                                              \
     }
 
 FEATURE_FLAG(ff_failure, "feature-flag-failure", FAULT_CODE_DEFECT, ff_failure_params, 0, 15000,
@@ -422,6 +453,27 @@ static int br_recover(struct fault_ctx *c)
     return rc;
 }
 
+/* Fixed when the template no longer runs the buggy release (rolled back,
+ * or APP_VERSION changed or removed) and the Deployment has rolled out and
+ * serves: its pods run what the template says. */
+static int br_fixed(struct fault_ctx *c)
+{
+    const char *version = json_string_value(json_object_get(c->state, "version"));
+    if (!version) return 0;
+    int missing = 0;
+    json_t *d = fault_get(c, "Deployment", c->target, &missing);
+    if (!d) return missing ? 0 : -1;
+    int buggy = 0;
+    size_t i, k;
+    json_t *ctr, *e;
+    json_array_foreach(json_path(d, "spec.template.spec.containers"), i, ctr) json_array_foreach(json_object_get(ctr, "env"), k, e)
+    {
+        buggy |= !strcmp(json_path_str(e, "name", ""), "APP_VERSION") && !strcmp(json_path_str(e, "value", ""), version);
+    }
+    json_decref(d);
+    return buggy ? 0 : virt_target_serves(c, c->target);
+}
+
 static const struct fault_param br_params[] = {
     {"kind", FP_ENUM, 0, 0, "errors", "errors|wrong-results|slow", "the regression the release shipped"},
     {0},
@@ -444,6 +496,7 @@ static const struct fault_type buggy_revision = {
     .inject = br_inject,
     .verify = br_verify,
     .recover = br_recover,
+    .fixed = br_fixed,
 };
 
 /* ---- retry-storm ---------------------------------------------------------------- */
@@ -672,6 +725,37 @@ static int retry_recover(struct fault_ctx *c)
     return rc;
 }
 
+/* Fixed when the ConfigMap's retry policy is as before the fault and every
+ * restarted caller runs with it (the kit reads it at start: a pod keeps
+ * the environment it started with) and serves. */
+static int retry_fixed(struct fault_ctx *c)
+{
+    const char *cm = json_string_value(json_object_get(c->state, "configMap"));
+    const json_t *saved = json_object_get(c->state, "saved");
+    if (!cm || !saved) return 0;
+    int missing = 0;
+    json_t *obj = fault_get(c, "ConfigMap", cm, &missing);
+    if (!obj) return missing ? 0 : -1;
+    int ok = 1;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)saved, k, v)
+    {
+        json_t *now = json_object_get(json_object_get(obj, "data"), k);
+        ok = ok && (json_is_null(v) ? now == NULL : json_equal(now, v));
+    }
+    json_decref(obj);
+    size_t i;
+    json_t *name;
+    json_array_foreach(json_object_get(c->state, "restart"), i, name)
+    {
+        const char *dep = json_string_value(name);
+        json_object_foreach((json_t *)saved, k, v) ok = ok && (json_is_null(v) || virt_pods_env_is(c, dep, k, json_string_value(v)));
+        ok = ok && virt_target_serves(c, dep) == 1;
+    }
+    return ok;
+}
+
 static const struct fault_param retry_params[] = {
     {"retries", FP_INT, 2, 10, "5", NULL, "KIT_CALL_RETRIES the services are given (retried on every failure, no back-off)"},
     {"blip", FP_MS, 500, 60000, "5s", NULL, "how long the target is slowed once the services run the new policy"},
@@ -698,6 +782,7 @@ static const struct fault_type retry_storm = {
     .verify = retry_verify,
     .recover = retry_recover,
     .run = retry_run,
+    .fixed = retry_fixed,
 };
 
 const struct fault_type *const fault_types_application[] = {

@@ -17,6 +17,7 @@
 #include "faults/fault.h"
 #include "faults/layers.h"
 #include "faults/virtualization_types.h"
+#include "faults/virtualization_util.h"
 
 /* ---- target-port-misconfig ------------------------------------------------ */
 
@@ -69,24 +70,7 @@ static int tpm_verify(struct fault_ctx *c)
 
 /* Fixed when the Service's endpoints are ready and the port they carry
  * accepts connections, however the port was corrected. */
-static int tpm_fixed(struct fault_ctx *c)
-{
-    json_t *ep = fault_get(c, "Endpoints", c->target, NULL);
-    if (!ep) return 0;
-    const json_t *sub = json_array_get(json_path(ep, "subsets"), 0);
-    long long port = json_path_int(json_array_get(json_object_get(sub, "ports"), 0), "port", 0);
-    const char *ip = json_path_str(json_array_get(json_object_get(sub, "addresses"), 0), "ip", NULL);
-    int ok = 0;
-    if (ip && port > 0) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        inet_pton(AF_INET, ip, &a.sin_addr);
-        ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        if (fd >= 0) close(fd);
-    }
-    json_decref(ep);
-    return ok;
-}
+static int tpm_fixed(struct fault_ctx *c) { return virt_service_accepts(c, c->target); }
 
 static int tpm_recover(struct fault_ctx *c)
 {
@@ -147,8 +131,16 @@ static int s0_recover(struct fault_ctx *c)
 {
     json_t *r = json_object_get(c->state, "replicas");
     if (!r) return 0;
+    /* Deleted since: whoever recreates it sets its replicas; nothing left to undo here. */
+    int missing = 0;
+    json_t *d = fault_get(c, "Deployment", c->target, &missing);
+    json_decref(d);
+    if (!d) return missing ? 0 : -1;
     return fault_scale(c, c->target, (int)json_integer_value(r));
 }
+
+/* Fixed when the Deployment wants replicas again and they all serve. */
+static int s0_fixed(struct fault_ctx *c) { return virt_target_serves(c, c->target); }
 
 static const struct fault_param no_params[] = {{0}};
 
@@ -166,6 +158,7 @@ static const struct fault_type scale_to_zero = {
     .inject = s0_inject,
     .verify = s0_verify,
     .recover = s0_recover,
+    .fixed = s0_fixed,
 };
 
 /* ---- service-deleted ---------------------------------------------------------- */
@@ -196,6 +189,40 @@ static int sd_recover(struct fault_ctx *c)
     return fault_apply(c, saved);
 }
 
+/* A Service fault is fixed only with its Deployment of the same name (when
+ * there is one) serving: scaling it away empties the endpoints anyway. */
+static int svc_and_pods_serve(struct fault_ctx *c)
+{
+    if (!virt_service_accepts(c, c->target)) return 0;
+    int missing = 0;
+    json_t *dep = fault_get(c, "Deployment", c->target, &missing);
+    int ok = dep ? virt_deployment_serving(dep) : missing ? 1 : -1;
+    json_decref(dep);
+    return ok;
+}
+
+/* Fixed when the Service exists again with every port callers knew (they
+ * dial name:port) and its endpoints accept connections. */
+static int sd_fixed(struct fault_ctx *c)
+{
+    const json_t *saved = json_path(json_object_get(c->state, "service"), "spec.ports");
+    int missing = 0;
+    json_t *svc = fault_get(c, "Service", c->target, &missing);
+    if (!svc) return missing ? 0 : -1;
+    int ok = 1;
+    size_t i, j;
+    json_t *want, *have;
+    json_array_foreach(saved, i, want)
+    {
+        int found = 0;
+        json_array_foreach(json_path(svc, "spec.ports"), j, have)
+            found |= json_path_int(have, "port", -1) == json_path_int(want, "port", -2);
+        ok = ok && found;
+    }
+    json_decref(svc);
+    return ok ? svc_and_pods_serve(c) : 0;
+}
+
 static const struct fault_type service_deleted = {
     .id = "service-deleted",
     .layer = FAULT_VIRTUALIZATION,
@@ -210,6 +237,7 @@ static const struct fault_type service_deleted = {
     .inject = sd_inject,
     .verify = sd_verify,
     .recover = sd_recover,
+    .fixed = sd_fixed,
 };
 
 /* ---- selector-mismatch ------------------------------------------------------- */
@@ -270,6 +298,29 @@ static int sm_recover(struct fault_ctx *c)
     return rc;
 }
 
+/* Fixed when the selector matches the labels of the Deployment's pods
+ * again (whatever was changed: the selector or the labels) and they serve
+ * through it. */
+static int sm_fixed(struct fault_ctx *c)
+{
+    int missing = 0;
+    json_t *svc = fault_get(c, "Service", c->target, &missing);
+    if (!svc) return missing ? 0 : -1;
+    json_t *dep = fault_get(c, "Deployment", c->target, &missing);
+    if (!dep) {
+        json_decref(svc);
+        return missing ? 0 : -1;
+    }
+    const json_t *labels = json_path(dep, "spec.template.metadata.labels");
+    const char *k;
+    json_t *v;
+    int match = json_object_size(json_path(svc, "spec.selector")) > 0;
+    json_object_foreach(json_path(svc, "spec.selector"), k, v) match = match && json_equal(v, json_object_get(labels, k));
+    json_decref(svc);
+    json_decref(dep);
+    return match ? svc_and_pods_serve(c) : 0;
+}
+
 static const struct fault_param sm_params[] = {
     {"key", FP_STRING, 0, 253, "version", NULL, "the selector label to set (added, or its value replaced)"},
     {"value", FP_STRING, 0, 63, "v2", NULL, "the value no pod carries"},
@@ -290,6 +341,7 @@ static const struct fault_type selector_mismatch = {
     .inject = sm_inject,
     .verify = sm_verify,
     .recover = sm_recover,
+    .fixed = sm_fixed,
 };
 
 const struct fault_type *const fault_types_virtualization[] = {

@@ -191,6 +191,60 @@ static int bc_recover(struct fault_ctx *c)
     return dep ? virt_restore_deployment(c, c->target, dep) : 0;
 }
 
+/* The environment variable through which a container of the template
+ * reads key of the ConfigMap or Secret `name` (ref "configMapKeyRef" /
+ * "secretKeyRef" in env, all "configMapRef" / "secretRef" in envFrom,
+ * with its prefix). 0, or -1 when it does not read it. */
+static int env_var_of(const json_t *tmpl, const char *ref, const char *all, const char *name, const char *key,
+                      char *out, size_t n)
+{
+    size_t i, j;
+    json_t *ctr, *e;
+    json_array_foreach(json_path(tmpl, "spec.containers"), i, ctr)
+    {
+        /* env comes after envFrom and wins: look there first. */
+        json_array_foreach(json_object_get(ctr, "env"), j, e)
+        {
+            const json_t *r = json_object_get(json_object_get(e, "valueFrom"), ref);
+            if (r && !strcmp(json_path_str(r, "name", ""), name) && !strcmp(json_path_str(r, "key", ""), key))
+                return snprintf(out, n, "%s", json_path_str(e, "name", "")), 0;
+        }
+        json_array_foreach(json_object_get(ctr, "envFrom"), j, e)
+        {
+            if (!strcmp(json_path_str(json_object_get(e, all), "name", ""), name))
+                return snprintf(out, n, "%s%s", json_path_str(e, "prefix", ""), key), 0;
+        }
+    }
+    return -1;
+}
+
+/* Fixed when the key has its value from before the fault again, the
+ * target's running pods read that value (they started after the fix: a
+ * pod keeps the environment it started with), and the target serves. */
+static int bc_fixed(struct fault_ctx *c)
+{
+    const json_t *saved = json_object_get(c->state, "configmap");
+    const char *key = fault_param_str(c, "key"), *name = json_path_str(saved, "metadata.name", NULL);
+    const char *want = json_string_value(json_object_get(json_object_get(saved, "data"), key));
+    if (!name || !want) return 0; /* inject never changed it */
+    int missing = 0;
+    json_t *cm = fault_get(c, "ConfigMap", name, &missing);
+    if (!cm) return missing ? 0 : -1;
+    const char *now = json_string_value(json_object_get(json_object_get(cm, "data"), key));
+    int same = now && !strcmp(now, want);
+    json_decref(cm);
+    if (!same) return 0;
+    json_t *dep = fault_get(c, "Deployment", c->target, &missing);
+    if (!dep) return missing ? 0 : -1;
+    char var[256];
+    int reads = !env_var_of(json_path(dep, "spec.template"), "configMapKeyRef", "configMapRef", name, key, var,
+                            sizeof var);
+    json_decref(dep);
+    /* No longer reading the key at all: the value cannot be wrong in the pods. */
+    if (reads && !virt_pods_env_is(c, c->target, var, want)) return 0;
+    return virt_target_serves(c, c->target);
+}
+
 static const struct fault_param bc_params[] = {
     {"key", FP_STRING, 0, 128, NULL, NULL, "the ConfigMap key (e.g. USER_MONGODB_DB, KIT_THREADS)"},
     {"value", FP_STRING, 0, 0, NULL, NULL, "its wrong value"},
@@ -213,6 +267,7 @@ const struct fault_type virt_bad_configmap_value = {
     .inject = bc_inject,
     .verify = bc_verify,
     .recover = bc_recover,
+    .fixed = bc_fixed,
 };
 
 /* ---- wrong-secret --------------------------------------------------------------- */
@@ -410,6 +465,60 @@ static int ws_recover(struct fault_ctx *c)
     return 0;
 }
 
+/* Secret data is base64: the decoded text in out (NUL-terminated), or -1
+ * when malformed or too long. */
+static int b64_decode(const char *in, char *out, size_t n)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned acc = 0;
+    int bits = 0;
+    size_t len = 0;
+    for (; *in && *in != '='; in++) {
+        const char *p = strchr(alphabet, *in);
+        if (!p) return -1;
+        acc = (acc << 6) | (unsigned)(p - alphabet);
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            if (len + 1 >= n) return -1;
+            out[len++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[len] = 0;
+    return 0;
+}
+
+/* Fixed when the Secret has its password from before the fault again
+ * (or the database was given the new one: then the consumers started
+ * with it serve all the same), every consumer's running pods read the
+ * Secret's present value, and each consumer serves. */
+static int ws_fixed(struct fault_ctx *c)
+{
+    const json_t *saved = json_object_get(c->state, "secret");
+    const char *key = fault_param_str(c, "key"), *name = json_path_str(saved, "metadata.name", NULL);
+    if (!name) return 0;
+    int missing = 0;
+    json_t *secret = fault_get(c, "Secret", name, &missing);
+    if (!secret) return missing ? 0 : -1;
+    char want[512];
+    int ok = !b64_decode(json_string_value(json_object_get(json_object_get(secret, "data"), key)) ?: "", want,
+                         sizeof want);
+    json_decref(secret);
+    const char *dname;
+    json_t *d;
+    json_object_foreach(json_object_get(c->state, "consumers"), dname, d)
+    {
+        if (!ok) break;
+        json_t *dep = fault_get(c, "Deployment", dname, &missing);
+        if (!dep) return missing ? 0 : -1;
+        char var[256];
+        int reads = !env_var_of(json_path(dep, "spec.template"), "secretKeyRef", "secretRef", name, key, var,
+                                sizeof var);
+        json_decref(dep);
+        ok = (!reads || virt_pods_env_is(c, dname, var, want)) && virt_target_serves(c, dname) == 1;
+    }
+    return ok;
+}
+
 static const struct fault_param ws_params[] = {
     {"key", FP_STRING, 0, 253, "password", NULL, "the Secret key the target reads its database password from"},
     {"value", FP_STRING, 0, 0, "wrong-password", NULL, "the new (wrong) password"},
@@ -434,4 +543,5 @@ const struct fault_type virt_wrong_secret = {
     .inject = ws_inject,
     .verify = ws_verify,
     .recover = ws_recover,
+    .fixed = ws_fixed,
 };

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cluster/daemon.h"
+#include "cluster/manifest.h"
 #include "core/json.h"
 #include "faults/fault.h"
 #include "faults/virtualization_types.h"
@@ -43,6 +44,29 @@ static int template_recover(struct fault_ctx *c)
 }
 
 static int rollout_failing(struct fault_ctx *c) { return virt_rollout_failing(c, c->target); }
+
+/* Is the fault's cause still in the live template? 1 yes, 0 no. */
+typedef int (*cause_fn)(struct fault_ctx *c, const json_t *tmpl);
+
+/* The mitigation check of a template fault: the cause is gone from the
+ * live template however it was removed (undo, edit, patch), and the
+ * Deployment has rolled out and serves. Deleted or scaled to zero is not
+ * fixed. */
+static int template_fixed(struct fault_ctx *c, cause_fn cause)
+{
+    int missing = 0;
+    json_t *dep = fault_get(c, "Deployment", c->target, &missing);
+    if (!dep) return missing ? 0 : -1;
+    int present = cause(c, json_path(dep, "spec.template"));
+    json_decref(dep);
+    return present ? 0 : virt_target_serves(c, c->target);
+}
+
+/* The saved (before the fault) template's first container. */
+static const json_t *saved_container(struct fault_ctx *c)
+{
+    return json_array_get(json_path(json_object_get(c->state, "deployment"), "spec.template.spec.containers"), 0);
+}
 
 /* A resource quantity as Kubernetes writes it. */
 static json_t *bytes_quantity(long long n)
@@ -85,6 +109,19 @@ static int nsm_verify(struct fault_ctx *c)
     return pending;
 }
 
+static int nsm_cause(struct fault_ctx *c, const json_t *tmpl)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_path(tmpl, "spec.nodeSelector"), k, v)
+    {
+        if (json_is_string(v) && !strcmp(json_string_value(v), fault_param_str(c, "node"))) return 1;
+    }
+    return 0;
+}
+
+static int nsm_fixed(struct fault_ctx *c) { return template_fixed(c, nsm_cause); }
+
 static const struct fault_param nsm_params[] = {
     {"node", FP_STRING, 0, 0, "aiopslab-worker-2", NULL, "the node the pods are pinned to (one that does not exist)"},
     {0},
@@ -105,6 +142,7 @@ const struct fault_type virt_node_selector_missing = {
     .inject = nsm_inject,
     .verify = nsm_verify,
     .recover = template_recover,
+    .fixed = nsm_fixed,
 };
 
 /* ---- wrong-command ------------------------------------------------------------ */
@@ -127,6 +165,20 @@ static int wc_mutate(struct fault_ctx *c, json_t *tmpl)
 
 static int wc_inject(struct fault_ctx *c) { return template_inject(c, wc_mutate); }
 
+static int wc_cause(struct fault_ctx *c, const json_t *tmpl)
+{
+    size_t i;
+    json_t *ctr;
+    json_array_foreach(json_path(tmpl, "spec.containers"), i, ctr)
+    {
+        const char *argv0 = json_string_value(json_array_get(json_object_get(ctr, "command"), 0));
+        if (argv0 && !strcmp(argv0, fault_param_str(c, "command"))) return 1;
+    }
+    return 0;
+}
+
+static int wc_fixed(struct fault_ctx *c) { return template_fixed(c, wc_cause); }
+
 static const struct fault_param wc_params[] = {
     {"command", FP_STRING, 0, 0, "/usr/local/bin/server", NULL, "the program the container is told to run (missing)"},
     {0},
@@ -147,6 +199,7 @@ const struct fault_type virt_wrong_command = {
     .inject = wc_inject,
     .verify = rollout_failing,
     .recover = template_recover,
+    .fixed = wc_fixed,
 };
 
 /* ---- bad-env ------------------------------------------------------------------ */
@@ -178,6 +231,22 @@ static int be_mutate(struct fault_ctx *c, json_t *tmpl)
 
 static int be_inject(struct fault_ctx *c) { return template_inject(c, be_mutate); }
 
+/* A container still sets the variable to the wrong value. */
+static int be_cause(struct fault_ctx *c, const json_t *tmpl)
+{
+    size_t i, j;
+    json_t *ctr, *e;
+    json_array_foreach(json_path(tmpl, "spec.containers"), i, ctr) json_array_foreach(json_object_get(ctr, "env"), j, e)
+    {
+        if (!strcmp(json_path_str(e, "name", ""), fault_param_str(c, "key")) && !json_object_get(e, "valueFrom") &&
+            !strcmp(json_path_str(e, "value", ""), fault_param_str(c, "value")))
+            return 1;
+    }
+    return 0;
+}
+
+static int be_fixed(struct fault_ctx *c) { return template_fixed(c, be_cause); }
+
 static const struct fault_param be_params[] = {
     {"key", FP_STRING, 0, 128, NULL, NULL, "the environment variable (e.g. PROFILE_DB_PORT, USER_MONGODB_DB)"},
     {"value", FP_STRING, 0, 0, NULL, NULL, "its wrong value"},
@@ -199,6 +268,7 @@ const struct fault_type virt_bad_env = {
     .inject = be_inject,
     .verify = rollout_failing,
     .recover = template_recover,
+    .fixed = be_fixed,
 };
 
 /* ---- liveness-probe-misconfig ---------------------------------------------- */
@@ -217,6 +287,22 @@ static int lp_mutate(struct fault_ctx *c, json_t *tmpl)
 }
 
 static int lp_inject(struct fault_ctx *c) { return template_inject(c, lp_mutate); }
+
+/* A liveness probe still checks the port nothing listens on; or the pods
+ * of the current template still get killed (a probe fixed to another
+ * wrong place). */
+static int lp_cause(struct fault_ctx *c, const json_t *tmpl)
+{
+    size_t i;
+    json_t *ctr;
+    json_array_foreach(json_path(tmpl, "spec.containers"), i, ctr)
+    {
+        if (json_path_int(ctr, "livenessProbe.httpGet.port", 0) == fault_param_int(c, "port")) return 1;
+    }
+    return virt_rollout_failing(c, c->target) != 0;
+}
+
+static int lp_fixed(struct fault_ctx *c) { return template_fixed(c, lp_cause); }
 
 static const struct fault_param lp_params[] = {
     {"port", FP_INT, 1, 65535, "9999", NULL, "the port the probe checks (nothing listens there)"},
@@ -240,6 +326,7 @@ const struct fault_type virt_liveness_probe_misconfig = {
     .inject = lp_inject,
     .verify = rollout_failing,
     .recover = template_recover,
+    .fixed = lp_fixed,
 };
 
 /* ---- readiness-probe-failing ----------------------------------------------- */
@@ -261,6 +348,19 @@ static int rp_mutate(struct fault_ctx *c, json_t *tmpl)
 
 static int rp_inject(struct fault_ctx *c) { return template_inject(c, rp_mutate); }
 
+static int rp_cause(struct fault_ctx *c, const json_t *tmpl)
+{
+    size_t i;
+    json_t *ctr;
+    json_array_foreach(json_path(tmpl, "spec.containers"), i, ctr)
+    {
+        if (!strcmp(json_path_str(ctr, "readinessProbe.httpGet.path", ""), fault_param_str(c, "path"))) return 1;
+    }
+    return 0;
+}
+
+static int rp_fixed(struct fault_ctx *c) { return template_fixed(c, rp_cause); }
+
 static const struct fault_param rp_params[] = {
     {"path", FP_STRING, 0, 0, "/ready", NULL, "the path the probe asks for (the server answers 404)"},
     {0},
@@ -281,6 +381,7 @@ const struct fault_type virt_readiness_probe_failing = {
     .inject = rp_inject,
     .verify = rollout_failing,
     .recover = template_recover,
+    .fixed = rp_fixed,
 };
 
 /* ---- memory-limit-oom ----------------------------------------------------------- */
@@ -315,6 +416,22 @@ static int mo_verify(struct fault_ctx *c)
     return oom;
 }
 
+/* The limit is still below what the container had before the fault (or,
+ * when it had none, no higher than the fault's). */
+static int mo_cause(struct fault_ctx *c, const json_t *tmpl)
+{
+    const json_t *ctr = json_array_get(json_path(tmpl, "spec.containers"), 0);
+    const char *live = json_path_str(ctr, "resources.limits.memory", NULL);
+    const char *before = json_path_str(saved_container(c), "resources.limits.memory", NULL);
+    long long now, was;
+    if (!live) return 0;
+    if (manifest_parse_memory(live, &now)) return 1;
+    if (before && !manifest_parse_memory(before, &was)) return now < was;
+    return now <= fault_param_int(c, "limit");
+}
+
+static int mo_fixed(struct fault_ctx *c) { return template_fixed(c, mo_cause); }
+
 static const struct fault_param mo_params[] = {
     {"limit", FP_BYTES, 1 << 20, 1LL << 30, "1Mi", NULL, "the memory limit (far below the working set)"},
     {0},
@@ -335,6 +452,7 @@ const struct fault_type virt_memory_limit_oom = {
     .inject = mo_inject,
     .verify = mo_verify,
     .recover = template_recover,
+    .fixed = mo_fixed,
 };
 
 /* ---- cpu-limit-throttle --------------------------------------------------------- */
@@ -354,6 +472,21 @@ static int ct_inject(struct fault_ctx *c) { return template_inject(c, ct_mutate)
 
 /* The throttled pods are the ones serving: the old ones are gone. */
 static int ct_verify(struct fault_ctx *c) { return virt_rollout_complete(c, c->target); }
+
+/* As mo_cause, for the cpu limit. */
+static int ct_cause(struct fault_ctx *c, const json_t *tmpl)
+{
+    const json_t *ctr = json_array_get(json_path(tmpl, "spec.containers"), 0);
+    const char *live = json_path_str(ctr, "resources.limits.cpu", NULL);
+    const char *before = json_path_str(saved_container(c), "resources.limits.cpu", NULL);
+    long now, was;
+    if (!live) return 0;
+    if (manifest_parse_cpu(live, &now)) return 1;
+    if (before && !manifest_parse_cpu(before, &was)) return now < was;
+    return now <= fault_param_int(c, "cpu");
+}
+
+static int ct_fixed(struct fault_ctx *c) { return template_fixed(c, ct_cause); }
 
 static const struct fault_param ct_params[] = {
     {"cpu", FP_INT, 1, 1000, "50", NULL, "the cpu limit in millicores"},
@@ -375,6 +508,7 @@ const struct fault_type virt_cpu_limit_throttle = {
     .inject = ct_inject,
     .verify = ct_verify,
     .recover = template_recover,
+    .fixed = ct_fixed,
 };
 
 /* ---- bad-rollout ------------------------------------------------------------------ */
@@ -406,6 +540,23 @@ static int br_mutate(struct fault_ctx *c, json_t *tmpl)
 
 static int br_inject(struct fault_ctx *c) { return template_inject(c, br_mutate); }
 
+/* The new revision's argument or image is still there. */
+static int br_cause(struct fault_ctx *c, const json_t *tmpl)
+{
+    const json_t *ctr = json_array_get(json_path(tmpl, "spec.containers"), 0);
+    const char *image = json_path_str(ctr, "image", NULL), *was = json_path_str(saved_container(c), "image", NULL);
+    if (image && was && strcmp(image, was)) return 1;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(ctr, "args"), i, a)
+    {
+        if (json_is_string(a) && !strcmp(json_string_value(a), fault_param_str(c, "arg"))) return 1;
+    }
+    return 0;
+}
+
+static int br_fixed(struct fault_ctx *c) { return template_fixed(c, br_cause); }
+
 static const struct fault_param br_params[] = {
     {"arg", FP_STRING, 0, 0, "--config-v2", NULL, "the argument the new revision starts with (the program refuses it)"},
     {0},
@@ -426,4 +577,5 @@ const struct fault_type virt_bad_rollout = {
     .inject = br_inject,
     .verify = rollout_failing,
     .recover = template_recover,
+    .fixed = br_fixed,
 };

@@ -2,8 +2,14 @@
  * template, and reading how its new revision fares (see the header). */
 #include "faults/virtualization_util.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "core/json.h"
 
@@ -252,4 +258,99 @@ int virt_rollout_complete(struct fault_ctx *c, const char *name)
     json_decref(all);
     json_decref(dep);
     return done;
+}
+
+/* ---- mitigation checks ------------------------------------------------------ */
+
+int virt_deployment_serving(const json_t *dep)
+{
+    json_int_t want = json_path_int(dep, "spec.replicas", 1);
+    /* A status from before the last change to the spec says nothing yet. */
+    if (json_path_int(dep, "status.observedGeneration", 0) < json_path_int(dep, "metadata.generation", 1)) return 0;
+    return want >= 1 && json_path_int(dep, "status.updatedReplicas", 0) == want &&
+           json_path_int(dep, "status.replicas", 0) == want && json_path_int(dep, "status.readyReplicas", 0) == want;
+}
+
+/* A TCP connection to ip:port is accepted within 2 s. */
+static int accepts(const char *ip, long long port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (port < 1 || port > 65535 || inet_pton(AF_INET, ip, &a.sin_addr) != 1) return 0;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    /* Bounded: a black-holed address must not hold the check (connect honours SO_SNDTIMEO). */
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+int virt_service_accepts(struct fault_ctx *c, const char *name)
+{
+    json_t *ep = fault_get(c, "Endpoints", name, NULL);
+    if (!ep) return 0;
+    int n = 0, ok = 1;
+    size_t i, j;
+    json_t *sub, *addr;
+    json_array_foreach(json_path(ep, "subsets"), i, sub)
+    {
+        long long port = json_path_int(json_array_get(json_object_get(sub, "ports"), 0), "port", 0);
+        json_array_foreach(json_object_get(sub, "addresses"), j, addr)
+        {
+            n++;
+            ok = ok && accepts(json_path_str(addr, "ip", ""), port);
+        }
+    }
+    json_decref(ep);
+    return n > 0 && ok;
+}
+
+int virt_target_serves(struct fault_ctx *c, const char *name)
+{
+    int missing = 0;
+    json_t *dep = fault_get(c, "Deployment", name, &missing);
+    if (!dep) return missing ? 0 : -1;
+    int ok = virt_deployment_serving(dep);
+    json_decref(dep);
+    if (!ok) return 0;
+    json_t *svc = fault_get(c, "Service", name, &missing);
+    json_decref(svc);
+    if (!svc) return missing ? 1 : -1; /* a worker without a Service of its own */
+    return virt_service_accepts(c, name);
+}
+
+/* 1 when /proc/PID/environ has var=value. */
+static int environ_has(pid_t pid, const char *var, const char *value)
+{
+    char path[64], buf[65536];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    size_t len = 0;
+    ssize_t r;
+    while (len < sizeof buf - 1 && (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)r;
+    close(fd);
+    buf[len] = 0;
+    size_t vl = strlen(var);
+    for (size_t off = 0; off < len; off += strlen(buf + off) + 1) {
+        const char *e = buf + off;
+        if (!strncmp(e, var, vl) && e[vl] == '=') return !strcmp(e + vl + 1, value);
+    }
+    return 0;
+}
+
+int virt_pods_env_is(struct fault_ctx *c, const char *dep, const char *var, const char *value)
+{
+    json_t *pods = virt_current_pods(c, dep);
+    int ok = json_array_size(pods) > 0;
+    size_t i;
+    json_t *pod;
+    json_array_foreach(pods, i, pod)
+    {
+        pid_t pid = fault_container_pid(c, pod, 0, NULL);
+        ok = ok && pid > 0 && environ_has(pid, var, value);
+    }
+    json_decref(pods);
+    return ok;
 }

@@ -53,4 +53,25 @@ int virt_rollout_failing(struct fault_ctx *c, const char *name);
  * current template and Ready, and there are spec.replicas of them. */
 int virt_rollout_complete(struct fault_ctx *c, const char *name);
 
+/* ---- mitigation checks (fixed()) ------------------------------------------ */
+
+/* Pure: 1 when a Deployment object (as read) has finished rolling out and
+ * serves: at least one replica wanted, its status observed for the
+ * current generation, and updatedReplicas == replicas == readyReplicas ==
+ * spec.replicas. Scaled to zero is never serving. */
+int virt_deployment_serving(const json_t *dep);
+/* 1 when Service `name` has ready endpoint addresses and each accepts a
+ * TCP connection on the endpoints' port; 0 when not (no Service, no
+ * ready address, refused, timed out). */
+int virt_service_accepts(struct fault_ctx *c, const char *name);
+/* 1 when Deployment `name` serves (virt_deployment_serving) and, when a
+ * Service of the same name exists, it accepts connections; 0 when the
+ * Deployment is gone or does not serve; -1 on an API error. */
+int virt_target_serves(struct fault_ctx *c, const char *name);
+/* 1 when the container processes of every pod of Deployment `dep`'s
+ * current template have environment variable var set to value (what
+ * they read at start), and there is at least one such pod; 0 when not
+ * or a process cannot be read. */
+int virt_pods_env_is(struct fault_ctx *c, const char *dep, const char *var, const char *value);
+
 #endif

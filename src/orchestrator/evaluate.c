@@ -108,10 +108,15 @@ int evaluate_mitigation(const struct mitigation_input *in, int submitted, json_t
     int fixed = fault_check_fixed(in->lab, in->fault_id, err, sizeof err);
     json_object_set_new(checks, "root_cause_gone", json_boolean(fixed == 1));
     if (fixed < 0) json_object_set_new(checks, "root_cause_error", json_string(err));
-    /* (b) the service level is back */
+    /* (b) the service level is back: within three windows (a pod that has
+     * just started is slow for its first requests; a fix that holds shows
+     * within them, a broken service in none). */
     struct slo_window after;
-    scene_measure(in->scene, in->window_ms, &after);
-    int slo = scene_slo_met(in->baseline, &after, why, sizeof why);
+    int slo = 0;
+    for (int w = 0; w < 3 && !slo; w++) {
+        scene_measure(in->scene, in->window_ms, &after);
+        slo = scene_slo_met(in->baseline, &after, why, sizeof why);
+    }
     json_object_set_new(checks, "slo_met", json_boolean(slo));
     json_object_set_new(checks, "slo", json_string(why));
     json_object_set_new(checks, "settled", json_boolean(settled));
