@@ -4,9 +4,11 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -70,6 +72,17 @@ int lab_resolve(const char *name, struct lab *lab, char *err, size_t errlen)
     return 0;
 }
 
+static int net_busy(int net)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(LAB_MESH_SHIM_PORT)};
+    a.sin_addr.s_addr = htonl((127u << 24) | ((unsigned)net << 16) | 1u);
+    int busy = bind(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno == EADDRINUSE;
+    close(fd);
+    return busy;
+}
+
 int lab_init(struct lab *lab, int net_hint, char *err, size_t errlen)
 {
     if (lab->net) return 0;
@@ -94,7 +107,8 @@ int lab_init(struct lab *lab, int net_hint, char *err, size_t errlen)
             used[read_net(sub)] = 1;
         }
         if (d) closedir(d);
-        for (net = 100; net < 250 && used[net]; net++) {}
+        /* ... nor by a running lab of another home: its mesh holds 127.NET.0.1's shim port. */
+        for (net = 100; net < 250 && (used[net] || net_busy(net)); net++) {}
     }
     if (net < 2 || net > 254) {
         snprintf(err, errlen, "lab network 127.%d.0.0/16 is out of range (2-254)", net);
