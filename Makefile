@@ -118,7 +118,7 @@ run: all
 	$(BUILD)/aiopslab run
 
 # Every problem proven: the reference solution passes, doing nothing and the
-# mitigation shortcuts fail (docs/problems.md). CI runs `validate --sample`.
+# mitigation shortcuts fail (docs/problems.md).
 validate: all
 	$(BUILD)/aiopslab validate
 

@@ -29,7 +29,7 @@ static void usage(FILE *f)
             "  deploy APP               deploy an app from apps/ (example)\n"
             "  undeploy APP             remove an app\n"
             "  kubectl ARGS...          kubectl over the lab's cluster (also: a 'kubectl' link)\n"
-            "  mesh rule add|delete|list  network fault rules of the mesh (delay, reset)\n"
+            "  mesh rule add|delete|list  the mesh's network fault rules (docs/mesh.md)\n"
             "  load run ...             the open-loop load generator (aiopslab load --help)\n"
             "  traces ...               query the lab's traces (aiopslab traces --help)\n"
             "  metrics query 'PROMQL'   ask the lab's Prometheus; metrics targets: what it scrapes\n"

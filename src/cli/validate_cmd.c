@@ -14,7 +14,7 @@ static int usage(FILE *f)
 {
     fprintf(f, "Usage: aiopslab validate [--problem ID]... [--family F] [--task T] [--app A] [--sample]\n"
                "                         [--no-shortcuts] [--quiet]\n"
-               "Every problem by default; --sample: the first variant of each family and task (what CI runs).\n"
+               "Every problem by default; --sample: the first variant of each family and task.\n"
                "Sessions are recorded like any run's (agent validate:MODE).\n");
     return f == stdout ? 0 : 2;
 }

@@ -31,7 +31,7 @@ struct validate_report {
  * err when the lab failed; the verdicts are in *rep. */
 int validate_problems(struct run_opts *o, const struct problem *const *list, size_t n, int shortcuts,
                       struct validate_report *rep, char *err, size_t errlen);
-/* One problem per fault family and task, the first variant: what CI runs. */
+/* One problem per fault family and task, the first variant. */
 void validate_sample(const struct problem_set *all, const struct problem **out, size_t *n);
 
 #endif
