@@ -191,6 +191,12 @@ int fault_apply(struct fault_ctx *c, json_t *objs);
 int fault_delete(struct fault_ctx *c, const char *kind, const char *name);
 /* Scale a Deployment. 0 or -1. */
 int fault_scale(struct fault_ctx *c, const char *name, int replicas);
+/* A fault that scales its target Deployment to 0: inject (the replicas are
+ * saved first), verify (no pod left) and recover (the saved replicas back;
+ * nothing to do when the Deployment was deleted since). */
+int fault_scale_down(struct fault_ctx *c);
+int fault_scaled_down(struct fault_ctx *c);
+int fault_scale_back(struct fault_ctx *c);
 /* `kubectl rollout undo|restart`. 0 or -1. */
 int fault_rollout(struct fault_ctx *c, const char *name, const char *action);
 /* An object as saved for a later restore: status, uid, resourceVersion,

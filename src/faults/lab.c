@@ -273,3 +273,33 @@ int fault_deployment_program(struct fault_ctx *c, const char *name, char *out, s
     json_decref(d);
     return 0;
 }
+
+int fault_scale_down(struct fault_ctx *c)
+{
+    json_t *d = fault_get(c, "Deployment", c->target, NULL);
+    if (!d) return -1;
+    json_object_set_new(c->state, "replicas", json_integer(json_path_int(d, "spec.replicas", 1)));
+    json_decref(d);
+    if (fault_save(c)) return -1;
+    return fault_scale(c, c->target, 0);
+}
+
+int fault_scaled_down(struct fault_ctx *c)
+{
+    json_t *pods = fault_pods(c, c->target);
+    int none = json_array_size(pods) == 0;
+    json_decref(pods);
+    return none;
+}
+
+int fault_scale_back(struct fault_ctx *c)
+{
+    json_t *r = json_object_get(c->state, "replicas");
+    if (!r) return 0;
+    /* Deleted since: whoever recreates it sets its replicas; nothing left to undo here. */
+    int missing = 0;
+    json_t *d = fault_get(c, "Deployment", c->target, &missing);
+    json_decref(d);
+    if (!d) return missing ? 0 : -1;
+    return fault_scale(c, c->target, (int)json_integer_value(r));
+}

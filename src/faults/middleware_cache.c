@@ -237,30 +237,6 @@ const struct fault_type mw_cache_flush = {
 
 /* ---- memcached-down ------------------------------------------------------------------------------- */
 
-static int down_inject(struct fault_ctx *c)
-{
-    json_t *d = fault_get(c, "Deployment", c->target, NULL);
-    if (!d) return -1;
-    json_object_set_new(c->state, "replicas", json_integer(json_path_int(d, "spec.replicas", 1)));
-    json_decref(d);
-    if (fault_save(c)) return -1;
-    return fault_scale(c, c->target, 0);
-}
-
-static int down_verify(struct fault_ctx *c)
-{
-    json_t *pods = fault_pods(c, c->target);
-    int none = json_array_size(pods) == 0;
-    json_decref(pods);
-    return none;
-}
-
-static int down_recover(struct fault_ctx *c)
-{
-    json_t *r = json_object_get(c->state, "replicas");
-    return r ? fault_scale(c, c->target, (int)json_integer_value(r)) : 0;
-}
-
 const struct fault_type mw_memcached_down = {
     .id = "memcached-down",
     .layer = FAULT_MIDDLEWARE,
@@ -273,9 +249,9 @@ const struct fault_type mw_memcached_down = {
                 "memcached Service has no endpoints",
     .params = no_params,
     .verify_ms = 10000,
-    .inject = down_inject,
-    .verify = down_verify,
-    .recover = down_recover,
+    .inject = fault_scale_down,
+    .verify = fault_scaled_down,
+    .recover = fault_scale_back,
 };
 
 /* ---- store-kill ----------------------------------------------------------------------------------- */

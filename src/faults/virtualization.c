@@ -109,36 +109,6 @@ static const struct fault_type target_port_misconfig = {
 
 /* ---- scale-to-zero ------------------------------------------------------------ */
 
-static int s0_inject(struct fault_ctx *c)
-{
-    json_t *d = fault_get(c, "Deployment", c->target, NULL);
-    if (!d) return -1;
-    json_object_set_new(c->state, "replicas", json_integer(json_path_int(d, "spec.replicas", 1)));
-    json_decref(d);
-    if (fault_save(c)) return -1;
-    return fault_scale(c, c->target, 0);
-}
-
-static int s0_verify(struct fault_ctx *c)
-{
-    json_t *pods = fault_pods(c, c->target);
-    int none = json_array_size(pods) == 0;
-    json_decref(pods);
-    return none;
-}
-
-static int s0_recover(struct fault_ctx *c)
-{
-    json_t *r = json_object_get(c->state, "replicas");
-    if (!r) return 0;
-    /* Deleted since: whoever recreates it sets its replicas; nothing left to undo here. */
-    int missing = 0;
-    json_t *d = fault_get(c, "Deployment", c->target, &missing);
-    json_decref(d);
-    if (!d) return missing ? 0 : -1;
-    return fault_scale(c, c->target, (int)json_integer_value(r));
-}
-
 /* Fixed when the Deployment wants replicas again and they all serve. */
 static int s0_fixed(struct fault_ctx *c) { return virt_target_serves(c, c->target); }
 
@@ -155,9 +125,9 @@ static const struct fault_type scale_to_zero = {
                 "event shows the scale-down",
     .params = no_params,
     .verify_ms = 10000,
-    .inject = s0_inject,
-    .verify = s0_verify,
-    .recover = s0_recover,
+    .inject = fault_scale_down,
+    .verify = fault_scaled_down,
+    .recover = fault_scale_back,
     .fixed = s0_fixed,
 };
 
