@@ -108,17 +108,6 @@ int evaluate_mitigation(const struct mitigation_input *in, int submitted, json_t
     int fixed = fault_check_fixed(in->lab, in->fault_id, err, sizeof err);
     json_object_set_new(checks, "root_cause_gone", json_boolean(fixed == 1));
     if (fixed < 0) json_object_set_new(checks, "root_cause_error", json_string(err));
-    /* (b) the service level is back: within three windows (a pod that has
-     * just started is slow for its first requests; a fix that holds shows
-     * within them, a broken service in none). */
-    struct slo_window after;
-    int slo = 0;
-    for (int w = 0; w < 3 && !slo; w++) {
-        scene_measure(in->scene, in->window_ms, &after);
-        slo = scene_slo_met(in->baseline, &after, why, sizeof why);
-    }
-    json_object_set_new(checks, "slo_met", json_boolean(slo));
-    json_object_set_new(checks, "slo", json_string(why));
     json_object_set_new(checks, "settled", json_boolean(settled));
     /* (c) nothing else broken */
     json_t *now = snapshot_take(in->lab, ns, err, sizeof err);
@@ -133,6 +122,26 @@ int evaluate_mitigation(const struct mitigation_input *in, int submitted, json_t
     json_object_set_new(checks, "nothing_broken", json_boolean(intact));
     json_object_set_new(checks, "broken", diff);
     json_decref(now);
+    /* (b) the service level is back: within three windows (a pod that has
+     * just started is slow for its first requests; a fix that holds shows
+     * within them, a broken service in none). Measured only when it can
+     * still decide the outcome: a mitigation that failed (a) or (c) would
+     * spend up to three windows to learn nothing. */
+    int slo = 0;
+    if (submitted && fixed == 1 && intact) {
+        struct slo_window after;
+        for (int w = 0; w < 3 && !slo; w++) {
+            scene_measure(in->scene, in->window_ms, &after);
+            slo = scene_slo_met(in->baseline, &after, why, sizeof why);
+        }
+        json_object_set_new(checks, "slo_met", json_boolean(slo));
+        json_object_set_new(checks, "slo", json_string(why));
+    } else {
+        json_object_set_new(checks, "slo_met", json_null());
+        json_object_set_new(checks, "slo", json_string(!submitted ? "not measured: nothing was submitted"
+                                                       : fixed != 1 ? "not measured: the root cause is still there"
+                                                                    : "not measured: something else was broken"));
+    }
     int ok = submitted && fixed == 1 && slo && intact;
     json_object_set_new(res, "success", json_boolean(ok));
     json_object_set_new(res, "checks", checks);

@@ -120,9 +120,11 @@ int run_problems(const struct run_opts *o, const struct problem *const *list, si
     struct scene scene = {.lab = o->lab, .seed = o->seed};
     const struct app_info *deployed[4] = {0};
     size_t ndeployed = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
+    int rc = 0, redeployed = 0;
+    for (size_t i = 0, m = 1; i < n && !rc; i += m) {
         const struct problem *p = list[i];
+        m = 1;
+        while (o->share && m < SESSION_GROUP_MAX && i + m < n && o->share(o->share_arg, i, i + m)) m++;
         struct relay rl = {o, i, n, p};
         so.progress_arg = &rl;
         int have = 0;
@@ -140,36 +142,47 @@ int run_problems(const struct run_opts *o, const struct problem *const *list, si
             rc = -1;
             break;
         }
-        if (was != p->app) { /* a new app's telemetry: let its rates fill with real traffic first */
+        if (was != p->app && !redeployed) { /* a new app's telemetry: let its rates fill with real traffic first */
             relay_progress(&rl, "warmup", p->app->name);
             struct slo_window w;
-            scene_measure(&scene, WARMUP_MS, &w);
+            scene_measure(&scene, o->warmup_ms ? o->warmup_ms : WARMUP_MS, &w);
         }
-        struct agent ag;
-        json_t *rec = NULL;
-        if (o->make_agent ? o->make_agent(o->make_agent_arg, i, p, &ag, err, errlen)
-                          : agent_open(o->agent, o->agent_cmd, o->agent_timeout_ms, &confine, &ag, err, errlen)) {
-            rc = -1;
-            break;
+        redeployed = 0;
+        struct agent ags[SESSION_GROUP_MAX], *agp[SESSION_GROUP_MAX];
+        json_t *recs[SESSION_GROUP_MAX] = {0};
+        size_t opened = 0;
+        for (; opened < m; opened++) {
+            agp[opened] = &ags[opened];
+            if (o->make_agent ? o->make_agent(o->make_agent_arg, i + opened, list[i + opened], &ags[opened], err, errlen)
+                              : agent_open(o->agent, o->agent_cmd, o->agent_timeout_ms, &confine, &ags[opened], err,
+                                           errlen)) {
+                rc = -1;
+                break;
+            }
         }
-        rc = session_run(&so, &scene, p, &ag, &rec, err, errlen);
-        agent_close(&ag);
-        if (rec) {
+        if (!rc) rc = session_run_group(&so, &scene, list + i, agp, m, recs, err, errlen);
+        for (size_t k = 0; k < opened; k++) agent_close(&ags[k]);
+        int again = 0;
+        for (size_t k = 0; k < m; k++) {
+            json_t *rec = recs[k];
+            if (!rec) continue;
             char serr[512];
             if (o->results_dir && results_save(o->results_dir, rec, serr, sizeof serr))
                 json_object_set_new(rec, "save_error", json_string(serr));
             json_array_append_new(*records, rec);
-            int again = !rc && o->after ? o->after(o->after_arg, i, p, rec, err, errlen) : 0;
-            if (again < 0) rc = -1;
-            if (again > 0) { /* the manifests again: what a shortcut deleted or scaled down comes back,
-                              * stores whose pods were deleted start from their seed */
-                relay_progress(&rl, "redeploy", p->app->name);
-                scene_stop(&scene);
-                scene.app = NULL;
-                if (deploy(o, p->app->name, err, errlen)) rc = -1;
-            }
+            int a = !rc && o->after ? o->after(o->after_arg, i + k, list[i + k], rec, err, errlen) : 0;
+            if (a < 0) rc = -1;
+            if (a > 0) again = 1;
+            rl.index = i + k;
+            rl.p = list[i + k];
+            relay_progress(&rl, "done", json_path_str(rec, "status", ""));
         }
-        relay_progress(&rl, "done", rec ? json_path_str(rec, "status", "") : "");
+        if (again && !rc) { /* the manifests again: what a shortcut deleted or scaled down comes back,
+                             * stores whose pods were deleted start from their seed */
+            relay_progress(&rl, "redeploy", p->app->name);
+            if (deploy(o, p->app->name, err, errlen)) rc = -1;
+            redeployed = 1; /* the next session's pre-fault window waits for a clean service */
+        }
     }
     scene_stop(&scene);
     return rc;

@@ -34,6 +34,12 @@ struct run_opts {
      * pods and their data), -1 with err to stop. */
     int (*after)(void *arg, size_t index, const struct problem *p, json_t *record, char *err, size_t errlen);
     void *after_arg;
+    /* NULL: one injection per session. Else 1 when entry j may join the
+     * session group that begins at entry i (session_run_group; validation
+     * judges several scripted answers on one injected fault). */
+    int (*share)(void *arg, size_t i, size_t j);
+    void *share_arg;
+    unsigned warmup_ms; /* after an app's first deploy; 0: 20 s, for the agents' rate windows */
 };
 
 /* The representative set `aiopslab run` poses by default: the ids listed in

@@ -85,60 +85,32 @@ static int make_workdir(char *out, size_t n)
     return chmod(out, 01777);
 }
 
-int session_run(const struct session_opts *o, struct scene *scene, const struct problem *p, struct agent *agent,
-                json_t **out, char *err, size_t errlen)
+/* What the sessions of a group share: one pre-fault window, one injection. */
+struct shared {
+    struct slo_window baseline;
+    int64_t fid;
+    uint64_t took_ns;
+    json_t *noise_ids, *before, *before_data;
+};
+
+/* One agent's turns on the injected problem and their score, into rec. */
+static void agent_session(const struct session_opts *o, struct scene *scene, const struct problem *p,
+                          struct agent *agent, const struct shared *sh, const char *sid, json_t *rec)
 {
-    *out = NULL;
-    char sid[37];
-    store_new_uid(sid);
-    json_t *rec = json_object(), *trace = json_array(), *results = json_object(), *noise_ids = json_array();
-    json_t *truth = problem_truth(p), *before = NULL, *before_data = NULL, *submission = NULL;
+    json_t *trace = json_array(), *results = json_object(), *truth = problem_truth(p), *submission = NULL;
     struct aci aci = {.lab = o->lab, .problem = p, .shell_timeout_max = 120};
     const char *status = "step_limit";
-    int rc = -1;
+    char err[512];
     if (make_workdir(aci.workdir, sizeof aci.workdir)) {
-        snprintf(err, errlen, "cannot make the session's folder: %s", strerror(errno));
-        goto done;
+        snprintf(err, sizeof err, "cannot make the session's folder: %s", strerror(errno));
+        status = "agent_error";
+        json_object_set_new(rec, "agent_error", json_string(err));
+        aci.workdir[0] = '\0';
+        goto record;
     }
     aci.shell = (struct shell_env){.lab = o->lab, .bindir = o->bindir, .workdir = aci.workdir};
     for (size_t i = 0; i < o->nhide && i < 16; i++) aci.shell.hide[aci.shell.nhide++] = o->hide[i];
 
-    uint64_t start = wall_ns();
-    json_object_set_new(rec, "agent", json_string(agent->name));
-    json_object_set_new(rec, "session_id", json_string(sid));
-    json_object_set_new(rec, "problem_id", json_string(p->id));
-    json_object_set_new(rec, "start_time", time_json(start));
-
-    /* Before the fault: the app settled, its objects, its service level. */
-    if (!scene_settled(o->lab, p->app->namespace, 60000)) {
-        snprintf(err, errlen, "%s is not healthy before the problem (Deployments not ready after 60 s)", p->app->name);
-        goto done;
-    }
-    if (p->task == TASK_MITIGATION && (!(before = snapshot_take(o->lab, p->app->namespace, err, errlen)) ||
-                                       !(before_data = fault_digest(o->lab, p->app->namespace, err, errlen))))
-        goto done;
-    /* The pre-fault window: the app must be serving cleanly first (the last
-     * problem's errors gone), so that a control is a control and the SLO has
-     * a healthy reference. At most 30 s of waiting. */
-    struct slo_window baseline;
-    progress(o, "baseline", p->id);
-    for (int tries = 0;; tries++) {
-        scene_measure(scene, o->baseline_ms, &baseline);
-        if (baseline.error_rate <= 0.01 || tries * o->baseline_ms >= 30000) break;
-    }
-
-    int64_t fid = 0;
-    uint64_t took_ns = 0;
-    progress(o, "inject", p->id);
-    if (inject_all(o, p, &fid, noise_ids, &took_ns, err, errlen)) {
-        status = "void";
-        json_object_set_new(rec, "void_reason", json_string(err));
-        recover_all(o, fid, noise_ids, rec);
-        rc = 0;
-        goto record;
-    }
-
-    /* The agent's turns. */
     char *prompt = prompt_full(p);
     struct buf input, reply, obs;
     buf_init(&input, 1u << 20);
@@ -201,62 +173,146 @@ int session_run(const struct session_opts *o, struct scene *scene, const struct 
 
     /* The score: the submission against the truth, the live system for mitigation. */
     progress(o, "evaluate", p->id);
-    int success;
     if (p->task == TASK_MITIGATION) {
         struct mitigation_input mi = {.lab = o->lab,
                                       .scene = scene,
-                                      .fault_id = fid,
+                                      .fault_id = sh->fid,
                                       .entities = json_object_get(truth, "entities"),
-                                      .before = before,
-                                      .before_data = before_data,
-                                      .baseline = &baseline,
+                                      .before = sh->before,
+                                      .before_data = sh->before_data,
+                                      .baseline = &sh->baseline,
                                       .window_ms = o->verify_ms};
-        success = evaluate_mitigation(&mi, submission != NULL, results);
+        evaluate_mitigation(&mi, submission != NULL, results);
     } else {
-        success = evaluate_answer(p, truth, submission, results);
+        evaluate_answer(p, truth, submission, results);
     }
-    (void)success;
     const char *tkey[TASKS] = {"TTD", "TTL", "TTA", "TTM"};
     json_object_set_new(results, tkey[p->task],
-                        submitted_ns ? json_real((double)(submitted_ns - took_ns) / 1e9) : json_null());
+                        submitted_ns ? json_real((double)(submitted_ns - sh->took_ns) / 1e9) : json_null());
     json_object_set_new(results, "steps", json_integer(steps));
     json_object_set_new(results, "in_tokens", json_integer(agent->tokens_in));
     json_object_set_new(results, "out_tokens", json_integer(agent->tokens_out));
-    progress(o, "recover", p->id);
-    recover_all(o, fid, noise_ids, rec);
     json_object_set_new(rec, "timings",
-                        json_pack("{s:o, s:o, s:f, s:f, s:f, s:f, s:f}", "fault_took_at", time_json(took_ns),
+                        json_pack("{s:o, s:o, s:f, s:f, s:f, s:f, s:f}", "fault_took_at", time_json(sh->took_ns),
                                   "submitted_at", submitted_ns ? time_json(submitted_ns) : json_null(),
-                                  "baseline_error_rate", baseline.error_rate, "baseline_p99_ms", baseline.p99_ms,
-                                  "baseline_rps",
-                                  (double)baseline.requests * 1000.0 / (o->baseline_ms ? o->baseline_ms : 1),
+                                  "baseline_error_rate", sh->baseline.error_rate, "baseline_p99_ms",
+                                  sh->baseline.p99_ms, "baseline_rps",
+                                  (double)sh->baseline.requests * 1000.0 / (o->baseline_ms ? o->baseline_ms : 1),
                                   "agent_seconds", (double)agent_ns / 1e9, "actions_seconds",
                                   (double)actions_ns / 1e9));
-    rc = 0;
 record:
-    json_object_set_new(rec, "end_time", time_json(wall_ns()));
     json_object_set_new(rec, "status", json_string(status));
-    json_object_set_new(rec, "task", json_string(task_name(p->task)));
-    json_object_set_new(rec, "app", json_string(p->app->name));
-    json_object_set_new(rec, "trace", json_incref(trace));
-    json_object_set_new(rec, "results", json_incref(results));
-    json_object_set_new(rec, "ground_truth", json_incref(truth));
-    json_object_set_new(rec, "submission", submission ? json_incref(submission) : json_null());
-    *out = json_incref(rec);
+    json_object_set_new(rec, "trace", trace);
+    json_object_set_new(rec, "results", results);
+    json_object_set_new(rec, "ground_truth", truth);
+    json_object_set_new(rec, "submission", submission ? submission : json_null());
+    if (aci.workdir[0]) rm_rf(aci.workdir);
+}
+
+/* Can ps[0..m) share one injection? Same app, workload, fault, target,
+ * parameters and noise; no mitigation (an agent's fix would change what the
+ * next one sees). */
+static int group_ok(const struct problem *const *ps, size_t m)
+{
+    for (size_t k = 0; k < m; k++) {
+        const struct problem *a = ps[0], *b = ps[k];
+        if (b->task == TASK_MITIGATION && m > 1) return 0;
+        if (!session_same_injection(a, b)) return 0;
+    }
+    return m > 0;
+}
+
+int session_same_injection(const struct problem *a, const struct problem *b)
+{
+    return a->app == b->app && a->fault == b->fault && a->rate == b->rate &&
+           !strcmp(a->target, b->target) &&
+           json_equal(a->params ? a->params : json_null(), b->params ? b->params : json_null()) &&
+           json_equal(a->noise ? a->noise : json_null(), b->noise ? b->noise : json_null());
+}
+
+int session_run_group(const struct session_opts *o, struct scene *scene, const struct problem *const *ps,
+                      struct agent *const *agents, size_t m, json_t **outs, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < m; k++) outs[k] = NULL;
+    if (!group_ok(ps, m)) {
+        snprintf(err, errlen, "these problems cannot share one injection");
+        return -1;
+    }
+    const struct problem *p = ps[0];
+    struct shared sh = {.noise_ids = json_array()};
+    json_t *recs[SESSION_GROUP_MAX] = {0};
+    int rc = -1;
+    if (m > SESSION_GROUP_MAX) {
+        snprintf(err, errlen, "at most %d sessions share one injection", SESSION_GROUP_MAX);
+        goto done;
+    }
+    for (size_t k = 0; k < m; k++) {
+        char sid[37];
+        store_new_uid(sid);
+        recs[k] = json_pack("{s:s, s:s, s:s, s:o}", "agent", agents[k]->name, "session_id", sid, "problem_id",
+                            ps[k]->id, "start_time", time_json(wall_ns()));
+        if (m > 1) json_object_set_new(recs[k], "shared_injection", json_integer((json_int_t)m));
+    }
+
+    /* Before the fault: the app settled, its objects, its service level. */
+    if (!scene_settled(o->lab, p->app->namespace, 60000)) {
+        snprintf(err, errlen, "%s is not healthy before the problem (Deployments not ready after 60 s)", p->app->name);
+        goto done;
+    }
+    if (p->task == TASK_MITIGATION && (!(sh.before = snapshot_take(o->lab, p->app->namespace, err, errlen)) ||
+                                       !(sh.before_data = fault_digest(o->lab, p->app->namespace, err, errlen))))
+        goto done;
+    /* The pre-fault window: the app must be serving cleanly first (the last
+     * problem's errors gone), so that a control is a control and the SLO has
+     * a healthy reference. At most 30 s of waiting. */
+    progress(o, "baseline", p->id);
+    for (int tries = 0;; tries++) {
+        scene_measure(scene, o->baseline_ms, &sh.baseline);
+        if (sh.baseline.error_rate <= 0.01 || tries * o->baseline_ms >= 30000) break;
+    }
+
+    progress(o, "inject", p->id);
+    if (inject_all(o, p, &sh.fid, sh.noise_ids, &sh.took_ns, err, errlen)) {
+        for (size_t k = 0; k < m; k++) {
+            json_object_set_new(recs[k], "status", json_string("void"));
+            json_object_set_new(recs[k], "void_reason", json_string(err));
+            json_object_set_new(recs[k], "trace", json_array());
+            json_object_set_new(recs[k], "results", json_object());
+            json_object_set_new(recs[k], "ground_truth", problem_truth(ps[k]));
+            json_object_set_new(recs[k], "submission", json_null());
+        }
+        recover_all(o, sh.fid, sh.noise_ids, recs[0]);
+    } else {
+        for (size_t k = 0; k < m; k++)
+            agent_session(o, scene, ps[k], agents[k], &sh, json_path_str(recs[k], "session_id", ""), recs[k]);
+        progress(o, "recover", p->id);
+        recover_all(o, sh.fid, sh.noise_ids, recs[0]);
+    }
+    for (size_t k = 0; k < m; k++) {
+        json_t *rerr = json_object_get(recs[0], "recover_errors");
+        if (k && rerr) json_object_set(recs[k], "recover_errors", rerr);
+        json_object_set_new(recs[k], "end_time", time_json(wall_ns()));
+        json_object_set_new(recs[k], "task", json_string(task_name(ps[k]->task)));
+        json_object_set_new(recs[k], "app", json_string(ps[k]->app->name));
+    }
     /* Settle the app for the next problem. */
     if (!scene_settled(o->lab, p->app->namespace, 60000))
-        json_object_set_new(rec, "settle_warning", json_string("the app was not healthy 60 s after recovery"));
+        for (size_t k = 0; k < m; k++)
+            json_object_set_new(recs[k], "settle_warning", json_string("the app was not healthy 60 s after recovery"));
+    for (size_t k = 0; k < m; k++) outs[k] = json_incref(recs[k]);
+    rc = 0;
 done:
-    if (aci.workdir[0]) rm_rf(aci.workdir);
-    json_decref(rec);
-    json_decref(trace);
-    json_decref(results);
-    json_decref(noise_ids);
-    json_decref(truth);
-    json_decref(before);
-    json_decref(before_data);
-    json_decref(submission);
+    for (size_t k = 0; k < m && k < SESSION_GROUP_MAX; k++) json_decref(recs[k]);
+    json_decref(sh.noise_ids);
+    json_decref(sh.before);
+    json_decref(sh.before_data);
     return rc;
+}
+
+int session_run(const struct session_opts *o, struct scene *scene, const struct problem *p, struct agent *agent,
+                json_t **out, char *err, size_t errlen)
+{
+    return session_run_group(o, scene, &p, &agent, 1, out, err, errlen);
 }
 
 int session_success(const json_t *rec)

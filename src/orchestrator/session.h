@@ -34,6 +34,20 @@ struct session_opts {
 int session_run(const struct session_opts *o, struct scene *scene, const struct problem *p, struct agent *agent,
                 json_t **out, char *err, size_t errlen);
 
+/* Sessions that share one injection (validation: the reference and the
+ * empty answer of detection, localization and analysis of one fault
+ * variant): one pre-fault window, the fault injected once, each agent's
+ * turns and score in order, one recovery. Only for problems with
+ * session_same_injection() and without mitigation (a fix would change what
+ * the next agent sees); the later agents' TTx still count from the moment
+ * the fault took effect. outs[k] as session_run's *out; each record has
+ * "shared_injection": m when m > 1. */
+#define SESSION_GROUP_MAX 16
+int session_run_group(const struct session_opts *o, struct scene *scene, const struct problem *const *ps,
+                      struct agent *const *agents, size_t m, json_t **outs, char *err, size_t errlen);
+/* Same app, workload, fault, target, parameters and noise. */
+int session_same_injection(const struct problem *a, const struct problem *b);
+
 /* Did the session's record count as a success for its task? */
 int session_success(const json_t *record);
 

@@ -19,6 +19,7 @@ const char *validate_mode_name(enum validate_mode m)
 struct plan {
     const struct problem *p;
     enum validate_mode mode;
+    size_t group; /* entries of one group share one injection */
 };
 
 struct vstate {
@@ -103,6 +104,47 @@ static int after(void *arg, size_t i, const struct problem *p, json_t *rec, char
     return m >= V_SCALE_ZERO ? 1 : 0; /* the shortcuts broke the app on purpose */
 }
 
+static int share(void *arg, size_t i, size_t j)
+{
+    struct vstate *v = arg;
+    return v->plan[i].group == v->plan[j].group;
+}
+
+/* The plan: answers of detection, localization and analysis are judged
+ * against one injection per fault variant (they only read the system), up
+ * to SESSION_GROUP_MAX per group; each mitigation session has its own. */
+static size_t make_plan(const struct problem *const *list, size_t n, int shortcuts, struct plan *plan)
+{
+    size_t np = 0, group = 0;
+    char *placed = xcalloc(n + 1, 1);
+    for (size_t i = 0; i < n; i++) {
+        if (placed[i]) continue;
+        const struct problem *p = list[i];
+        if (p->task == TASK_MITIGATION) {
+            placed[i] = 1;
+            plan[np++] = (struct plan){p, V_REFERENCE, group++};
+            plan[np++] = (struct plan){p, V_NOTHING, group++};
+            if (shortcuts)
+                for (int m = V_SCALE_ZERO; m < V_MODES; m++) plan[np++] = (struct plan){p, (enum validate_mode)m, group++};
+            continue;
+        }
+        size_t in_group = 0;
+        for (size_t k = i; k < n; k++) {
+            const struct problem *q = list[k];
+            size_t need = q->fault ? 2 : 1;
+            if (placed[k] || q->task == TASK_MITIGATION || !session_same_injection(p, q)) continue;
+            if (in_group + need > SESSION_GROUP_MAX) break;
+            placed[k] = 1;
+            plan[np++] = (struct plan){q, V_REFERENCE, group};
+            if (q->fault) plan[np++] = (struct plan){q, V_NOTHING, group};
+            in_group += need;
+        }
+        group++;
+    }
+    free(placed);
+    return np;
+}
+
 int validate_problems(struct run_opts *o, const struct problem *const *list, size_t n, int shortcuts,
                       struct validate_report *rep, char *err, size_t errlen)
 {
@@ -111,14 +153,7 @@ int validate_problems(struct run_opts *o, const struct problem *const *list, siz
     rep->problems = n;
     struct plan *plan = xcalloc(n * V_MODES + 1, sizeof *plan);
     const struct problem **seq = xcalloc(n * V_MODES + 1, sizeof *seq);
-    size_t np = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct problem *p = list[i];
-        plan[np++] = (struct plan){p, V_REFERENCE};
-        if (p->fault) plan[np++] = (struct plan){p, V_NOTHING};
-        if (p->task == TASK_MITIGATION && shortcuts)
-            for (int m = V_SCALE_ZERO; m < V_MODES; m++) plan[np++] = (struct plan){p, (enum validate_mode)m};
-    }
+    size_t np = make_plan(list, n, shortcuts, plan);
     for (size_t i = 0; i < np; i++) seq[i] = plan[i].p;
     int *ok = xcalloc(n + 1, sizeof *ok), *left = xcalloc(n + 1, sizeof *left);
     for (size_t i = 0; i < n; i++) ok[i] = 1;
@@ -130,6 +165,8 @@ int validate_problems(struct run_opts *o, const struct problem *const *list, siz
     o->make_agent_arg = &v;
     o->after = after;
     o->after_arg = &v;
+    o->share = share;
+    o->share_arg = &v;
     json_t *records = NULL;
     int rc = run_problems(o, seq, np, &records, err, errlen);
     json_decref(records);
