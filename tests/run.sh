@@ -14,8 +14,10 @@ run_one() { # name, timeout, command...
     local out
     out=$(mktemp)
     echo "# $name"
+    local t0=$SECONDS
     timeout -k 5 "$limit" "$@" >"$out" 2>&1
     local rc=$?
+    echo "# $name: $((SECONDS - t0)) s"
     local p f
     p=$(grep -c '^ok ' "$out")
     f=$(grep -c '^not ok ' "$out")

@@ -230,9 +230,8 @@ static int cmd_operations(int argc, char **argv)
     if (!d) return 1;
     size_t i;
     json_t *o;
-    if (!json_array_size(json_object_get(d, "data")))
-        fprintf(stderr, "No operations of service \"%s\" in the traces.\n", argv[1]);
-    json_array_foreach(json_object_get(d, "data"), i, o)
+    if (!json_array_size(d)) fprintf(stderr, "No operations of service \"%s\" in the traces.\n", argv[1]);
+    json_array_foreach(d, i, o)
         printf("%-48s %s\n", json_string_value(json_object_get(o, "name")), json_string_value(json_object_get(o, "spanKind")));
     json_decref(d);
     return 0;
@@ -253,6 +252,9 @@ static int cmd_find(int argc, char **argv)
             raw = 1;
         } else if (!strcmp(a, "--errors")) {
             json_object_set_new(tags, "error", json_string("true"));
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            rc = usage(stdout);
+            goto out;
         } else if (!v) {
             fprintf(stderr, "aiopslab: traces find: %s needs a value\n", a);
             goto out;
