@@ -89,7 +89,7 @@ int cli_validate(int argc, char **argv)
         goto out;
     }
     struct run_opts o = {.lab = &lab, .max_steps = 30, .seed = 1, .results_dir = rdir, .progress = progress,
-                         .warmup_ms = 1000 /* scripted answers read no rate windows */};
+                         .baseline_ms = 1000 /* the pre-fault window: long enough to see the app serve cleanly */};
     if (!quiet) printf("aiopslab validate: %zu problems%s\n", n, shortcuts ? "" : " (no shortcuts)");
     if (validate_problems(&o, list, n, shortcuts, &rep, err, sizeof err)) {
         fprintf(stderr, "aiopslab validate: %s\n", err);

@@ -104,7 +104,7 @@ int run_problems(const struct run_opts *o, const struct problem *const *list, si
     struct session_opts so = {.lab = o->lab,
                               .max_steps = o->max_steps ? o->max_steps : 30,
                               .wall_s = o->wall_s ? o->wall_s : 600,
-                              .baseline_ms = 2000,
+                              .baseline_ms = o->baseline_ms ? o->baseline_ms : 2000,
                               .verify_ms = 8000,
                               .bindir = bindir,
                               .hide = {pdir, tree_problems, gitdir, o->results_dir},
@@ -145,7 +145,7 @@ int run_problems(const struct run_opts *o, const struct problem *const *list, si
         if (was != p->app && !redeployed) { /* a new app's telemetry: let its rates fill with real traffic first */
             relay_progress(&rl, "warmup", p->app->name);
             struct slo_window w;
-            scene_measure(&scene, o->warmup_ms ? o->warmup_ms : WARMUP_MS, &w);
+            scene_measure(&scene, WARMUP_MS, &w);
         }
         redeployed = 0;
         struct agent ags[SESSION_GROUP_MAX], *agp[SESSION_GROUP_MAX];

@@ -39,7 +39,7 @@ struct run_opts {
      * judges several scripted answers on one injected fault). */
     int (*share)(void *arg, size_t i, size_t j);
     void *share_arg;
-    unsigned warmup_ms; /* after an app's first deploy; 0: 20 s, for the agents' rate windows */
+    unsigned baseline_ms; /* the pre-fault window of each session; 0: 2 s */
 };
 
 /* The representative set `aiopslab run` poses by default: the ids listed in
