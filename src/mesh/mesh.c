@@ -255,6 +255,7 @@ static int run(struct mesh *m)
                 break;
             }
         }
+        mesh_proxy_flush(&m->loop);
         if (m->loop.timers.n) {
             m->loop.now = mono_ns();
             mesh_timers_run(&m->loop.timers, m->loop.now);
@@ -278,7 +279,7 @@ int mesh_main(int argc, char **argv)
                 usage();
                 return 2;
             }
-            /* One thread saturates loopback for the lab's loads (see bench/RESULTS-mesh.md). */
+            /* One thread saturates loopback for the lab's loads (see the mesh section of bench/RESULTS.md). */
         } else if (!strcmp(argv[i], "--debug")) {
             debug = 1;
         } else {

@@ -40,6 +40,7 @@ struct mesh_loop {
     struct mesh_conn *graveyard;  /* closed, freed after the current batch */
     struct mesh_conn *conns;      /* all open connections */
     size_t n_conns;
+    struct mesh_conn *flush_head, *flush_tail; /* connections with data read in this batch (FIFO) */
     struct mesh_admin *admins, *admin_graveyard; /* admin HTTP connections (admin.c) */
 };
 
@@ -52,6 +53,9 @@ void mesh_proxy_event(struct mesh_loop *L, struct mesh_handle *h, uint32_t event
  * again (a fault acts on connections already open; a healed partition lets
  * hung connects through). */
 void mesh_proxy_routes_changed(struct mesh_loop *L);
+/* Send what the connections read during the last batch of events (call
+ * after the batch, before the timers and the reap). */
+void mesh_proxy_flush(struct mesh_loop *L);
 /* Free connections closed during the last batch of events. */
 void mesh_proxy_reap(struct mesh_loop *L);
 /* Close every connection (shutdown). */
