@@ -13,6 +13,9 @@
 #      (the reference without the mesh's first hop).
 # wrk is closed-loop (wrk2 is not packaged here): p99 is wrk's, without
 # coordinated-omission correction. wrk runs on the same 2 cores as the app.
+# For the two read-home-timeline runs through the mesh it also prints the
+# cpu each request cost, by program (services, mesh, trace store, stores,
+# wrk): where the two cores go.
 # Usage: BUILD=build bench/social-network.sh   (DUR=20s CONNS=32 FILL=10)
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -60,28 +63,69 @@ memory() {
 }
 echo "memory after deploy: $(memory)"
 
+# ---- cpu: user+system time of every process of the lab (daemon, mesh, trace
+# store, Prometheus, conmons, pods), by program, from /proc/PID/stat ----
+cpu_snap() {
+    local root
+    root=$(cat "$LABDIR/daemon.pid" 2>/dev/null) || return
+    ps -e -o pid=,ppid= | awk -v root="$root" '
+        { parent[$1] = $2 } END { keep[root] = 1; changed = 1
+            while (changed) { changed = 0
+                for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 } }
+            for (p in keep) print p }' |
+        while read -r p; do
+            a=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+            case "$a" in
+            social-network\ *) n=${a#social-network }; n=${n%% *} ;;
+            *postgres*) n=postgres ;; *__mesh*) n=mesh ;; *__traces*) n=trace-store ;;
+            *__daemon*) n=daemon ;; *__conmon*) n=conmon ;; *prometheus*) n=prometheus ;;
+            *redis-server*) n=redis ;; *memcached*) n=memcached ;; *) n=other ;;
+            esac
+            t=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || continue
+            echo "$p $n $t"
+        done
+}
+# µs of cpu per request by program between two snapshots (wrk's own from its rusage).
+cpu_per_request() { # BEFORE AFTER REQUESTS WRK_TICKS
+    awk -v req="$3" -v wrk="$4" -v hz="$(getconf CLK_TCK)" '
+        NR == FNR { t0[$1] = $3; next }
+        { d = $3 - (($1 in t0) ? t0[$1] : 0); by[$2] += d }
+        END { by["wrk"] = wrk
+              for (n in by) { tot += by[n]; us = by[n] * 1e6 / hz / req; if (us >= 1) printf("%s %.0f\n", n, us) }
+              us = tot * 1e6 / hz / req; printf("TOTAL %.0f\n", us) }' "$1" "$2" | sort -k2 -n -r |
+        awk '{ printf("%s%s %s", (NR > 1 ? ", " : ""), $1, $2) } END { print " (us/request)" }'
+}
+
 FE_IP=$(k get svc -n $NS nginx-thrift -o jsonpath='{.spec.clusterIP}')
 FE_POD=$(k get pods -n $NS -l app=nginx-thrift -o jsonpath='{.items[0].status.podIP}')
 W=apps/social-network/wrk
-run() { # NAME URL SCRIPT [ENV...]
+run() { # NAME URL SCRIPT [ENV...]; CPU=1: also the cpu per request by program
     local name=$1 url=$2 script=$3
     shift 3
-    local o
-    o=$(env "$@" wrk -t2 -c"$CONNS" -d"$DUR" --latency -s "$W/$script" "$url" 2>&1)
+    local o c0=$AIOPSLAB_HOME/cpu0 c1=$AIOPSLAB_HOME/cpu1
+    [ "${CPU:-}" = 1 ] && cpu_snap >"$c0"
+    o=$(env "$@" /usr/bin/time -f 'wrk-cpu %U %S' wrk -t2 -c"$CONNS" -d"$DUR" --latency -s "$W/$script" "$url" 2>&1)
+    [ "${CPU:-}" = 1 ] && cpu_snap >"$c1"
     local rps p50 p99 errs
     rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$o")
     p50=$(awk '$1 == "50%" { print $2 }' <<<"$o")
     p99=$(awk '$1 == "99%" { print $2 }' <<<"$o")
     errs=$(awk '/Non-2xx/ { print $NF } /Socket errors/ { print }' <<<"$o" | tr '\n' ' ')
     printf '%-44s %9s req/s  p50 %-9s p99 %-9s %s\n' "$name" "$rps" "$p50" "$p99" "${errs:+errors: $errs}"
+    if [ "${CPU:-}" = 1 ]; then
+        local nreq wticks
+        nreq=$(awk '/requests in/ { print $1 }' <<<"$o")
+        wticks=$(awk -v hz="$(getconf CLK_TCK)" '$1 == "wrk-cpu" { print ($2 + $3) * hz }' <<<"$o")
+        [ -n "$nreq" ] && [ "$nreq" -gt 0 ] && echo "    cpu: $(cpu_per_request "$c0" "$c1" "$nreq" "${wticks:-0}")"
+    fi
 }
 SN_SEED=1 wrk -t2 -c16 -d"${FILL}s" -s "$W/compose-post.lua" "http://$FE_IP:8080" >/dev/null 2>&1
 posts=$(curl -s "http://$FE_IP:8080/wrk2-api/home-timeline/read?user_id=1&start=0&stop=100" | jq length)
 echo "filled for ${FILL}s with compose-post (user 1's home timeline: $posts posts)"
 echo "wrk -t2 -c$CONNS -d$DUR:"
-run "read-home-timeline, newest 10, mesh" "http://$FE_IP:8080" read-home-timeline.lua SN_MAX_START=0
+CPU=1 run "read-home-timeline, newest 10, mesh" "http://$FE_IP:8080" read-home-timeline.lua SN_MAX_START=0
 run "read-home-timeline, newest 10, pod IP (ref)" "http://$FE_POD:8080" read-home-timeline.lua SN_MAX_START=0
-run "read-home-timeline, DSB offsets 0-100, mesh" "http://$FE_IP:8080" read-home-timeline.lua
+CPU=1 run "read-home-timeline, DSB offsets 0-100, mesh" "http://$FE_IP:8080" read-home-timeline.lua
 run "read-user-timeline, DSB offsets 0-100, mesh" "http://$FE_IP:8080" read-user-timeline.lua
 run "mixed 60/30/10, mesh" "http://$FE_IP:8080" mixed-workload.lua
 echo "memory after load: $(memory)"

@@ -40,7 +40,7 @@ struct kit_mc {
 
 struct mconn {
     int fd;
-    char buf[4096];
+    char buf[32768]; /* a timeline's multi-get answer (10 posts, ~14 KB) in one or two recv calls */
     size_t off, len;
 };
 

@@ -234,70 +234,166 @@ void kit__span_finish(struct kit_span *s, const char *error)
     pthread_mutex_unlock(&e->mu);
 }
 
-static json_t *attr(const char *key, const char *value)
+/* ---- OTLP JSON, written directly ----
+ * The exporter writes every span of every request, so the document is
+ * built as text in one growing buffer, not as a tree of jansson objects
+ * (which cost a dozen allocations per span and another pass to print).
+ * Strings are checked as jansson checks them: a name that is not UTF-8
+ * becomes "?", an attribute value or status message that is not is left
+ * out. */
+
+struct jbuf {
+    char *p;
+    size_t len, cap;
+};
+
+static void jb_reserve(struct jbuf *b, size_t more)
 {
-    return json_pack("{s:s, s:{s:s}}", "key", key, "value", "stringValue", value);
+    if (b->len + more + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more + 1) cap *= 2;
+    b->p = kit__xrealloc(b->p, cap);
+    b->cap = cap;
 }
 
-static json_t *nanos(uint64_t ns)
+static void jb_put(struct jbuf *b, const char *s, size_t n)
 {
-    char b[24];
-    snprintf(b, sizeof b, "%llu", (unsigned long long)ns);
-    return json_string(b);
+    jb_reserve(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+#define JB_LIT(b, lit) jb_put((b), (lit), sizeof(lit) - 1)
+
+/* 1 when s is well-formed UTF-8 (no overlongs, surrogates or code points
+ * past U+10FFFF), as JSON text must be. */
+static int utf8_valid(const unsigned char *s)
+{
+    while (*s) {
+        unsigned c = *s;
+        if (c < 0x80) {
+            s++;
+            continue;
+        }
+        int n;
+        unsigned cp;
+        if (c >= 0xc2 && c <= 0xdf) n = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef) n = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4) n = 3, cp = c & 0x07;
+        else return 0;
+        for (int i = 1; i <= n; i++) {
+            if ((s[i] & 0xc0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        s += n + 1;
+    }
+    return 1;
+}
+
+/* "s" with JSON escapes (s must be valid UTF-8). */
+static void jb_str(struct jbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen(s);
+    jb_reserve(b, n + 2);
+    b->p[b->len++] = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p != '"' && *p != '\\') p++;
+        if (p > run) jb_put(b, (const char *)run, (size_t)(p - run));
+        if (!*p) break;
+        char esc[6] = {'\\', 0};
+        size_t el = 2;
+        switch (*p) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[*p >> 4], esc[5] = hex[*p & 15];
+            el = 6;
+        }
+        jb_put(b, esc, el);
+    }
+    jb_put(b, "\"", 1);
+}
+
+/* {"key":K,"value":{"stringValue":V}}, with a leading comma unless first;
+ * nothing when value is not UTF-8. Returns whether it wrote. */
+static int jb_attr(struct jbuf *b, const char *key, const char *value, int first)
+{
+    if (!utf8_valid((const unsigned char *)key) || !utf8_valid((const unsigned char *)value)) return 0;
+    if (!first) JB_LIT(b, ",");
+    JB_LIT(b, "{\"key\":");
+    jb_str(b, key);
+    JB_LIT(b, ",\"value\":{\"stringValue\":");
+    jb_str(b, value);
+    JB_LIT(b, "}}");
+    return 1;
+}
+
+static void jb_fmt(struct jbuf *b, const char *fmt, unsigned long long v)
+{
+    char num[48];
+    int w = snprintf(num, sizeof num, fmt, v);
+    if (w > 0) jb_put(b, num, (size_t)w);
 }
 
 char *kit__otlp_json(const char *service, struct kit_span *const *spans, size_t n)
 {
-    json_t *list = json_array();
+    struct jbuf b = {0};
+    JB_LIT(&b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
+    int first = !jb_attr(&b, "service.name", service, 1);
+    const char *pod = getenv("HOSTNAME");
+    if (pod && *pod && jb_attr(&b, "k8s.pod.name", pod, first)) first = 0;
+    const char *ip = getenv("AIOPSLAB_POD_IP");
+    if (ip && *ip) jb_attr(&b, "k8s.pod.ip", ip, first);
+    JB_LIT(&b, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"aiopslab-kit\"},\"spans\":[");
     for (size_t i = 0; i < n; i++) {
         const struct kit_span *s = spans[i];
-        char t[33], id[17], parent[17];
-        kit__hex(s->trace_id, 16, t);
+        char id[33];
+        if (i) JB_LIT(&b, ",");
+        kit__hex(s->trace_id, 16, id);
+        JB_LIT(&b, "{\"traceId\":\"");
+        jb_put(&b, id, 32);
         kit__hex(s->span_id, 8, id);
-        json_t *o = json_object();
-        json_object_set_new(o, "traceId", json_string(t));
-        json_object_set_new(o, "spanId", json_string(id));
+        JB_LIT(&b, "\",\"spanId\":\"");
+        jb_put(&b, id, 16);
+        JB_LIT(&b, "\"");
         if (s->has_parent) {
-            kit__hex(s->parent_id, 8, parent);
-            json_object_set_new(o, "parentSpanId", json_string(parent));
+            kit__hex(s->parent_id, 8, id);
+            JB_LIT(&b, ",\"parentSpanId\":\"");
+            jb_put(&b, id, 16);
+            JB_LIT(&b, "\"");
         }
-        json_t *name = json_string(s->name);
-        json_object_set_new(o, "name", name ? name : json_string("?"));
-        json_object_set_new(o, "kind", json_integer(s->kind));
-        json_object_set_new(o, "startTimeUnixNano", nanos(s->start_ns));
-        json_object_set_new(o, "endTimeUnixNano", nanos(s->end_ns));
-        json_t *attrs = json_array();
-        for (int j = 0; j < s->nattrs; j++) {
-            json_t *a = attr(s->attr_key[j], s->attr_val[j]);
-            if (a) json_array_append_new(attrs, a);
-        }
-        json_object_set_new(o, "attributes", attrs);
-        json_t *status = json_object();
+        JB_LIT(&b, ",\"name\":");
+        jb_str(&b, s->name && utf8_valid((const unsigned char *)s->name) ? s->name : "?");
+        jb_fmt(&b, ",\"kind\":%llu", (unsigned long long)s->kind);
+        jb_fmt(&b, ",\"startTimeUnixNano\":\"%llu\"", (unsigned long long)s->start_ns);
+        jb_fmt(&b, ",\"endTimeUnixNano\":\"%llu\"", (unsigned long long)s->end_ns);
+        JB_LIT(&b, ",\"attributes\":[");
+        int afirst = 1;
+        for (int j = 0; j < s->nattrs; j++)
+            if (jb_attr(&b, s->attr_key[j], s->attr_val[j], afirst)) afirst = 0;
+        JB_LIT(&b, "],\"status\":{");
         if (s->error) {
-            json_object_set_new(status, "code", json_integer(2));
-            json_t *m = json_string(s->status_msg ? s->status_msg : "");
-            if (m) json_object_set_new(status, "message", m);
+            JB_LIT(&b, "\"code\":2");
+            const char *m = s->status_msg ? s->status_msg : "";
+            if (utf8_valid((const unsigned char *)m)) {
+                JB_LIT(&b, ",\"message\":");
+                jb_str(&b, m);
+            }
         }
-        json_object_set_new(o, "status", status);
-        json_array_append_new(list, o);
+        JB_LIT(&b, "}}");
     }
-    json_t *rattrs = json_array();
-    json_array_append_new(rattrs, attr("service.name", service));
-    const char *pod = getenv("HOSTNAME");
-    if (pod && *pod) {
-        json_t *a = attr("k8s.pod.name", pod);
-        if (a) json_array_append_new(rattrs, a);
-    }
-    const char *ip = getenv("AIOPSLAB_POD_IP");
-    if (ip && *ip) {
-        json_t *a = attr("k8s.pod.ip", ip);
-        if (a) json_array_append_new(rattrs, a);
-    }
-    json_t *root = json_pack("{s:[{s:{s:o}, s:[{s:{s:s}, s:o}]}]}", "resourceSpans", "resource", "attributes", rattrs,
-                             "scopeSpans", "scope", "name", "aiopslab-kit", "spans", list);
-    char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
-    json_decref(root);
-    return text;
+    JB_LIT(&b, "]}]}]}");
+    return b.p;
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *arg)

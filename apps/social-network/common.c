@@ -31,7 +31,11 @@ int sn_parse_i64(const char *s, long long min, long long max, long long *out)
 
 int sn_get_i64(const json_t *o, const char *key, long long min, long long max, long long *out)
 {
-    json_t *v = json_object_get(o, key);
+    return sn_value_i64(json_object_get(o, key), min, max, out);
+}
+
+int sn_value_i64(const json_t *v, long long min, long long max, long long *out)
+{
     if (json_is_integer(v)) {
         long long x = json_integer_value(v);
         if (x < min || x > max) return -1;

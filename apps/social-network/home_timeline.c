@@ -72,10 +72,9 @@ static void write_home_timeline(struct kit_req *r, void *arg SN_UNUSED)
             json_decref(rep);
             return;
         }
-        json_t *wrap = json_pack("{s:O}", "id", i < nf ? json_array_get(followers, i) : json_array_get(mentions, i - nf));
+        json_t *v = i < nf ? json_array_get(followers, i) : json_array_get(mentions, i - nf);
         long long id;
-        if (sn_get_i64(wrap, "id", 1, SN_MAX_USER_ID, &id) == 0) snprintf(keys[nk++], sizeof keys[0], "%lld", id);
-        json_decref(wrap);
+        if (sn_value_i64(v, 1, SN_MAX_USER_ID, &id) == 0) snprintf(keys[nk++], sizeof keys[0], "%lld", id);
     }
     json_decref(rep);
     char nks[24], tss[24], pids[24];

@@ -195,10 +195,7 @@ static void read_posts_handler(struct kit_req *r, void *arg SN_UNUSED)
     char *posts[SN_MAX_TIMELINE];
     size_t n = json_array_size(list);
     for (size_t i = 0; i < n; i++) {
-        json_t *wrap = json_pack("{s:O}", "id", json_array_get(list, i));
-        int bad = sn_get_i64(wrap, "id", 0, 0x7fffffffffffffffLL, &ids[i]);
-        json_decref(wrap);
-        if (bad) {
+        if (sn_value_i64(json_array_get(list, i), 0, 0x7fffffffffffffffLL, &ids[i]) < 0) {
             kit_reply_error(r, 400, "invalid post id at index %zu", i);
             return;
         }

@@ -47,6 +47,8 @@ int sn_parse_i64(const char *s, long long min, long long max, long long *out);
 /* o[key] as an integer in [min, max], given as a JSON integer or a decimal
  * string: 0, or -1. */
 int sn_get_i64(const json_t *o, const char *key, long long min, long long max, long long *out);
+/* The same for a value itself (e.g. a list's element). */
+int sn_value_i64(const json_t *v, long long min, long long max, long long *out);
 /* o[key] as a string (borrowed) or NULL. */
 const char *sn_get_str(const json_t *o, const char *key);
 /* A username DSB-style: 1..64 of [A-Za-z0-9_.-] (so it is also a valid

@@ -1,7 +1,8 @@
 /* test_kit: unit tests of the service kit's pure parts (apps/kit): W3C
  * traceparent parsing and formatting, URL and form decoding, the
  * Prometheus text of the metrics registry, the OTLP JSON of spans, ids,
- * the Go-style error texts, the retry policy's parsing and back-off, and
+ * the Go-style error texts, the retry policy's parsing and back-off, the
+ * HTTP/1.1 client's framing and connection reuse (scripted server), and
  * the release table; the memcached multi-get against a real
  * memcached (when installed) and against a scripted server (the answers
  * memcached gives rarely). Linked with libkit.a like an app (never with
@@ -181,6 +182,8 @@ static void test_otlp_json(void)
     struct kit_span *child = kit__span_new(&k, root, "GET user-service/user", KIT_SPAN_CLIENT);
     kit_span_attr(child, "peer.service", "user-service");
     kit_span_attr(child, "peer.service", "user-service-2"); /* replaced, not added */
+    kit_span_attr(root, "http.target", "/a?q=\"x\"\\\n\x01");
+    kit_span_attr(root, "bad", "\xc3\x28"); /* not UTF-8 */
     child->error = 1;
     child->status_msg = kit__xstrdup("connect to user-service:9090 failed: Connection refused");
     child->end_ns = child->start_ns + 1500;
@@ -213,6 +216,12 @@ static void test_otlp_json(void)
     T_EQ_STR(json_string_value(json_object_get(json_object_get(s1, "status"), "message")),
              "connect to user-service:9090 failed: Connection refused");
     T_EQ_INT(json_array_size(json_object_get(s1, "attributes")), 1);
+    /* written as text: escapes survive, and a value that is not UTF-8 is left out */
+    json_t *a0 = json_array_get(json_object_get(s0, "attributes"), 0);
+    T_EQ_STR(json_string_value(json_object_get(a0, "key")), "http.target");
+    T_EQ_STR(json_string_value(json_object_get(json_object_get(a0, "value"), "stringValue")),
+             "/a?q=\"x\"\\\n\x01");
+    T_EQ_INT(json_array_size(json_object_get(s0, "attributes")), 1);
     unsigned long long st = strtoull(json_string_value(json_object_get(s1, "startTimeUnixNano")), NULL, 10);
     unsigned long long en = strtoull(json_string_value(json_object_get(s1, "endTimeUnixNano")), NULL, 10);
     T_EQ_INT(en - st, 1500);
