@@ -2,7 +2,9 @@
  * store's process: redis-maxmemory-noeviction (CONFIG SET, as an operator
  * capping memory), cache-flush (FLUSHALL / flush_all), memcached-down (its
  * Deployment scaled to 0) and store-kill (SIGKILL to the server process;
- * the kubelet restarts it, PostgreSQL recovers from its WAL). */
+ * the kubelet restarts it, PostgreSQL recovers from its WAL). The first
+ * and the third have a mitigation check (fixed()): writes go through
+ * again; the cache serves again. The others heal by themselves. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "core/json.h"
 #include "faults/middleware.h"
 #include "faults/mwf_util.h"
+#include "faults/virtualization_util.h"
 
 enum store_kind { STORE_UNKNOWN, STORE_POSTGRES, STORE_REDIS, STORE_MEMCACHED };
 
@@ -65,6 +68,7 @@ static int maxmem_inject(struct fault_ctx *c)
         goto out;
     long long used = mwf_redis_info(c, r, "memory", "used_memory");
     if (used < 0) goto out;
+    mwf_note_pod(c, &s);
     json_object_set_new(c->state, "maxmemory", json_string(maxmem));
     json_object_set_new(c->state, "policy", json_string(policy));
     if (fault_save(c)) goto out;
@@ -102,13 +106,36 @@ static int maxmem_recover(struct fault_ctx *c)
 {
     const char *maxmem = json_string_value(json_object_get(c->state, "maxmemory"));
     const char *policy = json_string_value(json_object_get(c->state, "policy"));
-    if (!maxmem || !policy) return 0;
+    if (!maxmem || !policy || mwf_pod_replaced(c)) return 0; /* a new pod's Redis starts from its command line */
     struct mwf_store s;
     if (find(c, STORE_REDIS, &s)) return -1;
     redisContext *r = mwf_redis(c, &s);
     int rc = !r || redis_config_set(c, r, "maxmemory", maxmem) || redis_config_set(c, r, "maxmemory-policy", policy)
                  ? -1
                  : 0;
+    if (r) redisFree(r);
+    mwf_store_free(&s);
+    return rc;
+}
+
+/* Writes succeed again, however Redis was set: no cap, a policy that
+ * evicts, or room under the cap (mwf_redis_writable), read from the live
+ * server (CONFIG GET, INFO memory). A restarted Redis comes back with its
+ * command line's configuration: that counts as the cause gone. */
+static int maxmem_fixed(struct fault_ctx *c)
+{
+    int serves = virt_target_serves(c, c->target);
+    if (serves != 1) return serves;
+    struct mwf_store s;
+    if (find(c, STORE_REDIS, &s)) return -1;
+    int rc = -1;
+    redisContext *r = mwf_redis(c, &s);
+    char maxmem[64], policy[64];
+    long long used = -1;
+    if (r && !redis_config_get(c, r, "maxmemory", maxmem, sizeof maxmem) &&
+        !redis_config_get(c, r, "maxmemory-policy", policy, sizeof policy) &&
+        (used = mwf_redis_info(c, r, "memory", "used_memory")) >= 0)
+        rc = mwf_redis_writable(strtoll(maxmem, NULL, 10), used, policy);
     if (r) redisFree(r);
     mwf_store_free(&s);
     return rc;
@@ -133,6 +160,7 @@ const struct fault_type mw_redis_maxmemory_noeviction = {
     .inject = maxmem_inject,
     .verify = maxmem_verify,
     .recover = maxmem_recover,
+    .fixed = maxmem_fixed,
 };
 
 /* ---- cache-flush -------------------------------------------------------------------------------- */
@@ -237,6 +265,19 @@ const struct fault_type mw_cache_flush = {
 
 /* ---- memcached-down ------------------------------------------------------------------------------- */
 
+/* The Deployment wants replicas again and they are Ready, its Service
+ * takes connections, and memcached answers a stats command. */
+static int memcached_fixed(struct fault_ctx *c)
+{
+    int serves = virt_target_serves(c, c->target);
+    if (serves != 1) return serves;
+    struct mwf_store s;
+    if (find(c, STORE_MEMCACHED, &s)) return 0;
+    long long pid = mwf_memcached_stat(c, &s, "pid");
+    mwf_store_free(&s);
+    return pid > 0;
+}
+
 const struct fault_type mw_memcached_down = {
     .id = "memcached-down",
     .layer = FAULT_MIDDLEWARE,
@@ -252,6 +293,7 @@ const struct fault_type mw_memcached_down = {
     .inject = fault_scale_down,
     .verify = fault_scaled_down,
     .recover = fault_scale_back,
+    .fixed = memcached_fixed,
 };
 
 /* ---- store-kill ----------------------------------------------------------------------------------- */

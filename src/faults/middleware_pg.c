@@ -7,7 +7,13 @@
  * Each one saves, before it acts, what recover needs to put the store
  * back exactly: the privileges revoked, the role's password verifier (not
  * the password: PostgreSQL takes the SCRAM verifier back as is), the
- * setting's previous value, the index's definition from pg_indexes. */
+ * setting's previous value, the index's definition from pg_indexes.
+ *
+ * Their fixed() checks (mitigation) look at the live store, not at what
+ * was saved: the role can use its tables again, however it was granted;
+ * the limit leaves room for the pools; an index of the same shape exists,
+ * under any name; no session holds the lock. Each first asks that the
+ * store serve (mwf_pg_fixed): deleting or scaling it away fixes nothing. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,25 +30,18 @@ static const char *const PERMISSION_DENIED[] = {"permission denied for table", N
 static const char *const AUTH_FAILED[] = {"password authentication failed", NULL};
 static const char *const NO_SLOTS[] = {"too many clients already", "remaining connection slots are reserved", NULL};
 
+/* fixed() of a fault whose record lacks what inject saves first. */
+static int incomplete(struct fault_ctx *c)
+{
+    snprintf(c->err, sizeof c->err, "the fault's record holds nothing to check: its inject did not get to act");
+    return -1;
+}
+
 static void sleep_ms(long ms) { nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL); }
 
-/* The target store and a superuser session on its application database. */
-static int open_store(struct fault_ctx *c, struct mwf_store *s, PGconn **pg)
-{
-    *pg = NULL;
-    if (mwf_store_find(c, c->target, "postgres", 5432, s)) return -1;
-    if (!(*pg = mwf_pg_admin(c, s, NULL))) {
-        mwf_store_free(s);
-        return -1;
-    }
-    return 0;
-}
-
-static void close_store(struct mwf_store *s, PGconn *pg)
-{
-    if (pg) PQfinish(pg);
-    mwf_store_free(s);
-}
+/* Whether role $1 holds privilege $3 on table $2 (a table dropped since needs none). */
+static const char SQL_HAS_PRIVILEGE[] =
+    "SELECT to_regclass($2) IS NULL OR has_table_privilege($1::name, $2::text, $3::text)";
 
 /* ---- db-revoke-privileges ------------------------------------------------------------- */
 
@@ -58,20 +57,18 @@ static const char SQL_TABLE_PRIVS[] =
     "   AND ($2 = 'all' OR c.relname = $2 OR n.nspname || '.' || c.relname = $2)"
     " GROUP BY 1 ORDER BY 1";
 
-static int revoke_inject(struct fault_ctx *c)
+static int revoke_do(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
-    struct mwf_store s;
-    PGconn *pg;
-    if (open_store(c, &s, &pg)) return -1;
+    (void)arg;
     int rc = -1;
     PGresult *r = NULL;
-    const char *role = mwf_pg_app_user(c, &s);
+    const char *role = mwf_pg_app_user(c, s);
     if (!role) goto out;
     const char *args[] = {role, fault_param_str(c, "table")};
     if (!(r = mwf_pg_query(c, pg, SQL_TABLE_PRIVS, 2, args))) goto out;
     if (!PQntuples(r)) {
         snprintf(c->err, sizeof c->err, "role %s has no privileges on %s in database %s", role,
-                 strcmp(args[1], "all") ? args[1] : "any table", mwf_pg_app_db(&s));
+                 strcmp(args[1], "all") ? args[1] : "any table", mwf_pg_app_db(s));
         goto out;
     }
     json_t *tables = json_array();
@@ -91,69 +88,75 @@ static int revoke_inject(struct fault_ctx *c)
     rc = mwf_pg_exec(c, pg, "COMMIT", 0, NULL);
 out:
     PQclear(r);
-    close_store(&s, pg);
     return rc;
 }
+
+static int revoke_inject(struct fault_ctx *c) { return mwf_pg_inject(c, NULL, revoke_do); }
 
 static int revoke_verify(struct fault_ctx *c)
 {
-    struct mwf_store s;
-    if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return 0;
     char sql[600];
     snprintf(sql, sizeof sql, "SELECT 1 FROM %s LIMIT 1",
              json_string_value(json_object_get(json_array_get(json_object_get(c->state, "tables"), 0), "table")));
-    int took = mwf_pg_app_fails(c, &s, sql, PERMISSION_DENIED);
-    mwf_store_free(&s);
-    return took;
+    return mwf_pg_target_app_fails(c, sql, PERMISSION_DENIED);
 }
 
 /* GRANT back each table's saved privileges (those WITH GRANT OPTION too). */
-static int revoke_recover(struct fault_ctx *c)
+static int revoke_undo(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
-    const char *role = json_string_value(json_object_get(c->state, "role"));
-    json_t *tables = json_object_get(c->state, "tables");
-    if (!role || !tables) return 0;
-    struct mwf_store s;
-    PGconn *pg;
-    if (open_store(c, &s, &pg)) return -1;
-    int rc = -1;
+    (void)s;
+    (void)arg;
     char qrole[256];
-    if (mwf_pg_ident(role, qrole, sizeof qrole)) goto out;
+    if (mwf_pg_ident(json_string_value(json_object_get(c->state, "role")), qrole, sizeof qrole)) return -1;
     size_t i;
     json_t *t;
-    json_array_foreach(tables, i, t)
+    json_array_foreach(json_object_get(c->state, "tables"), i, t)
     {
         const char *name = json_string_value(json_object_get(t, "table"));
         const char *args[] = {name};
-        PGresult *r = mwf_pg_query(c, pg, "SELECT to_regclass($1) IS NOT NULL", 1, args);
-        if (!r) goto out;
-        int exists = PQgetvalue(r, 0, 0)[0] == 't';
-        PQclear(r);
+        int exists = mwf_pg_bool(c, pg, "SELECT to_regclass($1) IS NOT NULL", 1, args);
+        if (exists < 0) return -1;
         if (!exists) continue; /* dropped since: nothing to give back */
-        char plain[256] = "", grantable[256] = "", privs[256];
-        snprintf(privs, sizeof privs, "%s", json_string_value(json_object_get(t, "privileges")));
-        for (char *p = privs, *next; p && *p; p = next) {
-            next = strchr(p, ',');
-            if (next) *next++ = '\0';
-            size_t len = strlen(p);
-            char *dst = len && p[len - 1] == '*' ? grantable : plain;
-            if (len && p[len - 1] == '*') p[len - 1] = '\0';
-            snprintf(dst + strlen(dst), 256 - strlen(dst), "%s%s", dst[0] ? ", " : "", p);
-        }
-        char sql[1024];
-        if (plain[0]) {
-            snprintf(sql, sizeof sql, "GRANT %s ON TABLE %s TO %s", plain, name, qrole);
-            if (mwf_pg_exec(c, pg, sql, 0, NULL)) goto out;
-        }
-        if (grantable[0]) {
-            snprintf(sql, sizeof sql, "GRANT %s ON TABLE %s TO %s WITH GRANT OPTION", grantable, name, qrole);
-            if (mwf_pg_exec(c, pg, sql, 0, NULL)) goto out;
+        if (mwf_pg_grant(c, pg, "TABLE", name, json_string_value(json_object_get(t, "privileges")), qrole))
+            return -1;
+    }
+    return 0;
+}
+
+static int revoke_recover(struct fault_ctx *c)
+{
+    if (!json_object_get(c->state, "role") || !json_object_get(c->state, "tables")) return 0;
+    return mwf_pg_recover(c, NULL, revoke_undo);
+}
+
+/* The data privileges the role had on each table it lost them on, held
+ * again (directly, through a group role or PUBLIC: has_table_privilege). */
+static int revoke_check(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
+{
+    (void)s;
+    (void)arg;
+    static const char *const dml[] = {"SELECT", "INSERT", "UPDATE", "DELETE"};
+    const char *role = json_string_value(json_object_get(c->state, "role"));
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(c->state, "tables"), i, t)
+    {
+        const char *table = json_string_value(json_object_get(t, "table"));
+        const char *privs = json_string_value(json_object_get(t, "privileges"));
+        for (size_t k = 0; k < sizeof dml / sizeof dml[0]; k++) {
+            if (!mwf_priv_listed(privs, dml[k])) continue;
+            const char *args[] = {role, table, dml[k]};
+            int held = mwf_pg_bool(c, pg, SQL_HAS_PRIVILEGE, 3, args);
+            if (held != 1) return held;
         }
     }
-    rc = 0;
-out:
-    close_store(&s, pg);
-    return rc;
+    return 1;
+}
+
+static int revoke_fixed(struct fault_ctx *c)
+{
+    if (!json_object_get(c->state, "role")) return incomplete(c);
+    return mwf_pg_fixed(c, NULL, revoke_check, NULL);
 }
 
 static const struct fault_param revoke_params[] = {
@@ -175,18 +178,17 @@ const struct fault_type mw_db_revoke_privileges = {
     .inject = revoke_inject,
     .verify = revoke_verify,
     .recover = revoke_recover,
+    .fixed = revoke_fixed,
 };
 
 /* ---- db-password-change -------------------------------------------------------------------- */
 
-static int password_inject(struct fault_ctx *c)
+static int password_do(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
-    struct mwf_store s;
-    PGconn *pg;
-    if (open_store(c, &s, &pg)) return -1;
+    (void)arg;
     int rc = -1;
     PGresult *r = NULL;
-    const char *role = mwf_pg_app_user(c, &s);
+    const char *role = mwf_pg_app_user(c, s);
     if (!role) goto out;
     const char *args[] = {role};
     if (!(r = mwf_pg_query(c, pg, "SELECT rolpassword FROM pg_authid WHERE rolname = $1", 1, args))) goto out;
@@ -213,41 +215,52 @@ static int password_inject(struct fault_ctx *c)
     rc = mwf_pg_exec(c, pg, sql, 0, NULL);
 out:
     PQclear(r);
-    close_store(&s, pg);
     return rc;
 }
 
-static int auth_fails_verify(struct fault_ctx *c)
+static int password_inject(struct fault_ctx *c) { return mwf_pg_inject(c, NULL, password_do); }
+
+static int auth_fails_verify(struct fault_ctx *c) { return mwf_pg_target_app_fails(c, NULL, AUTH_FAILED); }
+
+static int password_undo(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
-    struct mwf_store s;
-    if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return 0;
-    int took = mwf_pg_app_fails(c, &s, NULL, AUTH_FAILED);
-    mwf_store_free(&s);
-    return took;
+    (void)s;
+    (void)arg;
+    json_t *v = json_object_get(c->state, "verifier");
+    char qrole[256], lit[512], sql[1024];
+    if (mwf_pg_ident(json_string_value(json_object_get(c->state, "role")), qrole, sizeof qrole)) return -1;
+    if (json_is_null(v)) {
+        snprintf(sql, sizeof sql, "ALTER ROLE %s PASSWORD NULL", qrole);
+    } else {
+        if (mwf_pg_literal(json_string_value(v), lit, sizeof lit)) return -1;
+        snprintf(sql, sizeof sql, "ALTER ROLE %s PASSWORD %s", qrole, lit); /* the verifier, stored as is */
+    }
+    return mwf_pg_exec(c, pg, sql, 0, NULL);
 }
 
 static int password_recover(struct fault_ctx *c)
 {
-    const char *role = json_string_value(json_object_get(c->state, "role"));
-    json_t *v = json_object_get(c->state, "verifier");
-    if (!role || !v) return 0;
-    struct mwf_store s;
-    PGconn *pg;
-    if (open_store(c, &s, &pg)) return -1;
-    int rc = -1;
-    char qrole[256], lit[512], sql[1024];
-    if (mwf_pg_ident(role, qrole, sizeof qrole)) goto out;
-    if (json_is_null(v)) {
-        snprintf(sql, sizeof sql, "ALTER ROLE %s PASSWORD NULL", qrole);
-    } else {
-        if (mwf_pg_literal(json_string_value(v), lit, sizeof lit)) goto out;
-        snprintf(sql, sizeof sql, "ALTER ROLE %s PASSWORD %s", qrole, lit); /* the verifier, stored as is */
-    }
-    rc = mwf_pg_exec(c, pg, sql, 0, NULL);
-out:
-    close_store(&s, pg);
-    return rc;
+    if (!json_object_get(c->state, "role") || !json_object_get(c->state, "verifier")) return 0;
+    return mwf_pg_recover(c, NULL, password_undo);
 }
+
+/* The application's role logs in with the password its Secret holds now,
+ * and every service reading that Secret key runs with that value (a
+ * changed Secret needs its consumers restarted). */
+static int password_check(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
+{
+    (void)pg;
+    (void)arg;
+    const char *role = mwf_pg_app_user(c, s);
+    if (!role) return -1;
+    c->err[0] = '\0';
+    PGconn *app = mwf_pg_connect(c, s, NULL, role, mwf_env(s, "APP_DB_PASSWORD", ""));
+    if (!app) return strstr(c->err, "password authentication failed") ? 0 : -1;
+    PQfinish(app);
+    return mwf_secret_consumers_current(c, s, "APP_DB_PASSWORD");
+}
+
+static int password_fixed(struct fault_ctx *c) { return mwf_pg_fixed(c, NULL, password_check, NULL); }
 
 static const struct fault_param no_params[] = {{0}};
 
@@ -266,6 +279,7 @@ const struct fault_type mw_db_password_change = {
     .inject = password_inject,
     .verify = auth_fails_verify,
     .recover = password_recover,
+    .fixed = password_fixed,
 };
 
 /* ---- db-max-connections --------------------------------------------------------------------- */
@@ -294,11 +308,9 @@ static int restart_postgres(struct fault_ctx *c, const struct mwf_store *s)
     return fault_signal(pid, start, SIGINT) ? -1 : 0;
 }
 
-static int maxconn_inject(struct fault_ctx *c)
+static int maxconn_do(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
-    struct mwf_store s;
-    PGconn *pg;
-    if (open_store(c, &s, &pg)) return -1;
+    (void)arg;
     int rc = -1;
     PGresult *r = NULL;
     long long slots = fault_param_int(c, "connections");
@@ -325,6 +337,13 @@ static int maxconn_inject(struct fault_ctx *c)
                      " ORDER BY seqno DESC LIMIT 1",
                      1, a2);
     if (!r) goto out;
+    /* What the application's pools hold now: the mitigation check's measure. */
+    const char *a3[] = {mwf_env(s, "APP_DB_USER", "")};
+    PGresult *held = mwf_pg_query(c, pg, "SELECT count(*) FROM pg_stat_activity WHERE usename = $1", 1, a3);
+    if (!held) goto out;
+    json_object_set_new(c->state, "appConnections", json_integer(strtoll(PQgetvalue(held, 0, 0), NULL, 10)));
+    PQclear(held);
+    json_object_set_new(c->state, "slotsBefore", json_integer(max - reserved));
     json_object_set_new(c->state, "param", json_string(param));
     json_object_set_new(c->state, "before", json_integer(before));
     json_object_set_new(c->state, "autoConf", PQntuples(r) ? json_string(PQgetvalue(r, 0, 0)) : json_null());
@@ -333,66 +352,86 @@ static int maxconn_inject(struct fault_ctx *c)
     char sql[256];
     snprintf(sql, sizeof sql, "ALTER SYSTEM SET %s = %lld", param, value);
     if (mwf_pg_exec(c, pg, sql, 0, NULL)) goto out;
-    rc = restart_postgres(c, &s);
+    rc = restart_postgres(c, s);
 out:
     PQclear(r);
-    close_store(&s, pg);
     return rc;
 }
 
+static int maxconn_inject(struct fault_ctx *c) { return mwf_pg_inject(c, NULL, maxconn_do); }
+
 /* The server is back with the new limit, and a service's next connection
  * finds no slot (the services' pools hold what there is, or the probes do). */
-static int maxconn_verify(struct fault_ctx *c)
+static int maxconn_took(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
-    struct mwf_store s;
-    PGconn *pg;
-    if (open_store(c, &s, &pg)) return 0;
-    int took = 0;
+    (void)arg;
     const char *param = json_string_value(json_object_get(c->state, "param"));
-    if (param && pg_setting(c, pg, param) == json_integer_value(json_object_get(c->state, "value"))) {
-        PGconn *held[64];
-        int n = 0;
-        long long slots = fault_param_int(c, "connections");
-        const char *user = mwf_pg_app_user(c, &s);
-        for (; user && n <= slots && n < 64; n++) {
-            c->err[0] = '\0';
-            if (!(held[n] = mwf_pg_connect(c, &s, NULL, user, mwf_env(&s, "APP_DB_PASSWORD", "")))) break;
-        }
-        for (const char *const *w = NO_SLOTS; *w && !took; w++) took = strstr(c->err, *w) != NULL;
-        for (int i = 0; i < n && i < 64; i++)
-            if (held[i]) PQfinish(held[i]);
+    if (!param || pg_setting(c, pg, param) != json_integer_value(json_object_get(c->state, "value"))) return 0;
+    PGconn *held[64];
+    int n = 0, took = 0;
+    long long slots = fault_param_int(c, "connections");
+    const char *user = mwf_pg_app_user(c, s);
+    for (; user && n <= slots && n < 64; n++) {
+        c->err[0] = '\0';
+        if (!(held[n] = mwf_pg_connect(c, s, NULL, user, mwf_env(s, "APP_DB_PASSWORD", "")))) break;
     }
-    close_store(&s, pg);
+    for (const char *const *w = NO_SLOTS; *w && !took; w++) took = strstr(c->err, *w) != NULL;
+    for (int i = 0; i < n && i < 64; i++)
+        if (held[i]) PQfinish(held[i]);
     return took;
 }
 
-static int maxconn_recover(struct fault_ctx *c)
+static int maxconn_verify(struct fault_ctx *c) { return mwf_pg_admin_do(c, c->target, NULL, maxconn_took, NULL) == 1; }
+
+static int maxconn_undo(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
+    (void)arg;
     const char *param = json_string_value(json_object_get(c->state, "param"));
-    if (!param) return 0;
-    struct mwf_store s;
-    PGconn *pg = NULL;
-    /* Right after inject the server may still be restarting. */
-    for (int i = 0; i < 30; i++) {
-        if (!open_store(c, &s, &pg)) break;
-        sleep_ms(100);
-    }
-    if (!pg) return -1;
-    int rc = -1;
     char sql[512], lit[256];
     json_t *was = json_object_get(c->state, "autoConf");
     if (json_is_string(was)) {
-        if (mwf_pg_literal(json_string_value(was), lit, sizeof lit)) goto out;
+        if (mwf_pg_literal(json_string_value(was), lit, sizeof lit)) return -1;
         snprintf(sql, sizeof sql, "ALTER SYSTEM SET %s = %s", param, lit);
     } else {
         snprintf(sql, sizeof sql, "ALTER SYSTEM RESET %s", param);
     }
-    if (mwf_pg_exec(c, pg, sql, 0, NULL)) goto out;
+    if (mwf_pg_exec(c, pg, sql, 0, NULL)) return -1;
     long long now = pg_setting(c, pg, param);
-    rc = now == json_integer_value(json_object_get(c->state, "before")) ? 0 : restart_postgres(c, &s);
-out:
-    close_store(&s, pg);
+    return now == json_integer_value(json_object_get(c->state, "before")) ? 0 : restart_postgres(c, s);
+}
+
+static int maxconn_recover(struct fault_ctx *c)
+{
+    if (!json_object_get(c->state, "param")) return 0;
+    /* Right after inject the server may still be restarting. */
+    int rc = -1;
+    for (int i = 0; i < 30 && rc < 0; i++) {
+        if (i) sleep_ms(100);
+        rc = mwf_pg_recover(c, NULL, maxconn_undo);
+    }
     return rc;
+}
+
+/* The running limit leaves the application's pools room again (however it
+ * was raised: the setting reset or set higher, max_connections raised),
+ * and a new connection as the application's role gets a slot. A setting
+ * changed but not yet applied (no restart) is not a fix. */
+static int maxconn_check(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
+{
+    (void)arg;
+    long long max = pg_setting(c, pg, "max_connections"), reserved = pg_setting(c, pg, "superuser_reserved_connections");
+    if (max < 0 || reserved < 0) return -1;
+    long long need = mwf_pg_slots_needed(json_integer_value(json_object_get(c->state, "slotsBefore")),
+                                         json_integer_value(json_object_get(c->state, "appConnections")));
+    if (max - reserved < need) return 0;
+    int refused = mwf_pg_app_fails(c, s, NULL, NO_SLOTS);
+    return refused ? 0 : c->err[0] ? -1 : 1;
+}
+
+static int maxconn_fixed(struct fault_ctx *c)
+{
+    if (!json_object_get(c->state, "param")) return incomplete(c);
+    return mwf_pg_fixed(c, NULL, maxconn_check, NULL);
 }
 
 static const struct fault_param maxconn_params[] = {
@@ -417,6 +456,7 @@ const struct fault_type mw_db_max_connections = {
     .inject = maxconn_inject,
     .verify = maxconn_verify,
     .recover = maxconn_recover,
+    .fixed = maxconn_fixed,
 };
 
 /* ---- db-drop-index -------------------------------------------------------------------------- */
@@ -445,11 +485,9 @@ static int seq_scans(struct fault_ctx *c, PGconn *pg, const char *table, long lo
     return 0;
 }
 
-static int index_inject(struct fault_ctx *c)
+static int index_do(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
-    struct mwf_store s;
-    PGconn *pg;
-    if (open_store(c, &s, &pg)) return -1;
+    (void)arg;
     int rc = -1;
     const char *want = fault_param_str(c, "index");
     const char *args[] = {want};
@@ -457,7 +495,7 @@ static int index_inject(struct fault_ctx *c)
     if (!r) goto out;
     if (!PQntuples(r)) {
         snprintf(c->err, sizeof c->err, "%s in database %s", strcmp(want, "auto") ? "no such index" :
-                 "no index outside constraints to drop", mwf_pg_app_db(&s));
+                 "no index outside constraints to drop", mwf_pg_app_db(s));
         goto out;
     }
     if (PQgetvalue(r, 0, 5)[0] == 't') {
@@ -477,42 +515,67 @@ static int index_inject(struct fault_ctx *c)
     rc = mwf_pg_exec(c, pg, sql, 0, NULL);
 out:
     PQclear(r);
-    close_store(&s, pg);
     return rc;
 }
 
+static int index_inject(struct fault_ctx *c) { return mwf_pg_inject(c, NULL, index_do); }
+
 /* The index is gone and its table is now read by sequential scans. */
-static int index_verify(struct fault_ctx *c)
+static int index_took(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
-    struct mwf_store s;
-    PGconn *pg;
-    if (open_store(c, &s, &pg)) return 0;
-    int took = 0;
+    (void)s;
+    (void)arg;
     const char *args[] = {json_string_value(json_object_get(c->state, "index"))};
-    PGresult *r = mwf_pg_query(c, pg, "SELECT to_regclass($1) IS NULL", 1, args);
     long long scans = 0;
-    if (r && PQgetvalue(r, 0, 0)[0] == 't' &&
-        !seq_scans(c, pg, json_string_value(json_object_get(c->state, "table")), &scans))
-        took = scans > json_integer_value(json_object_get(c->state, "seqScans"));
-    PQclear(r);
-    close_store(&s, pg);
-    return took;
+    int gone = mwf_pg_bool(c, pg, "SELECT to_regclass($1) IS NULL", 1, args);
+    if (gone != 1 || seq_scans(c, pg, json_string_value(json_object_get(c->state, "table")), &scans)) return 0;
+    return scans > json_integer_value(json_object_get(c->state, "seqScans"));
+}
+
+static int index_verify(struct fault_ctx *c) { return mwf_pg_admin_do(c, c->target, NULL, index_took, NULL) == 1; }
+
+static int index_undo(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
+{
+    (void)s;
+    (void)arg;
+    const char *args[] = {json_string_value(json_object_get(c->state, "index"))};
+    int gone = mwf_pg_bool(c, pg, "SELECT to_regclass($1) IS NULL", 1, args);
+    if (gone != 1) return gone;
+    return mwf_pg_exec(c, pg, json_string_value(json_object_get(c->state, "definition")), 0, NULL); /* as it was */
 }
 
 static int index_recover(struct fault_ctx *c)
 {
-    const char *def = json_string_value(json_object_get(c->state, "definition"));
-    if (!def) return 0;
-    struct mwf_store s;
-    PGconn *pg;
-    if (open_store(c, &s, &pg)) return -1;
-    const char *args[] = {json_string_value(json_object_get(c->state, "index"))};
-    PGresult *r = mwf_pg_query(c, pg, "SELECT to_regclass($1) IS NULL", 1, args);
-    int rc = r ? 0 : -1;
-    if (r && PQgetvalue(r, 0, 0)[0] == 't') rc = mwf_pg_exec(c, pg, def, 0, NULL); /* exactly as it was */
+    if (!json_object_get(c->state, "definition")) return 0;
+    return mwf_pg_recover(c, NULL, index_undo);
+}
+
+/* A valid index of the same shape (table, method, columns, predicate) is
+ * on the table again, under any name; a unique one serves as well. */
+static int index_check(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
+{
+    (void)s;
+    (void)arg;
+    const char *want = mwf_index_shape(json_string_value(json_object_get(c->state, "definition")));
+    const char *args[] = {json_string_value(json_object_get(c->state, "table"))};
+    PGresult *r = mwf_pg_query(c, pg,
+                               "SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = to_regclass($1)"
+                               " AND indisvalid AND indisready",
+                               1, args);
+    if (!r) return -1;
+    int found = 0;
+    for (int i = 0; i < PQntuples(r) && want && !found; i++) {
+        const char *shape = mwf_index_shape(PQgetvalue(r, i, 0));
+        found = shape && !strcmp(shape, want);
+    }
     PQclear(r);
-    close_store(&s, pg);
-    return rc;
+    return found;
+}
+
+static int index_fixed(struct fault_ctx *c)
+{
+    if (!json_object_get(c->state, "definition")) return incomplete(c);
+    return mwf_pg_fixed(c, NULL, index_check, NULL);
 }
 
 static const struct fault_param index_params[] = {
@@ -535,6 +598,7 @@ const struct fault_type mw_db_drop_index = {
     .inject = index_inject,
     .verify = index_verify,
     .recover = index_recover,
+    .fixed = index_fixed,
 };
 
 /* ---- db-lock ------------------------------------------------------------------------------------- */
@@ -545,23 +609,22 @@ static const char SQL_HOT_TABLE[] =
     " ORDER BY n_tup_ins + n_tup_upd + n_tup_del DESC, seq_scan + coalesce(idx_scan, 0) DESC, relname LIMIT 1";
 
 /* Choose the table now (the run body locks it). */
-static int lock_inject(struct fault_ctx *c)
+static int lock_do(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
-    struct mwf_store s;
-    PGconn *pg;
-    if (open_store(c, &s, &pg)) return -1;
+    (void)arg;
     const char *args[] = {fault_param_str(c, "table")};
     PGresult *r = mwf_pg_query(c, pg, SQL_HOT_TABLE, 1, args);
     int rc = -1;
-    if (r && !PQntuples(r)) snprintf(c->err, sizeof c->err, "no table %s in database %s", args[0], mwf_pg_app_db(&s));
+    if (r && !PQntuples(r)) snprintf(c->err, sizeof c->err, "no table %s in database %s", args[0], mwf_pg_app_db(s));
     if (r && PQntuples(r)) {
         json_object_set_new(c->state, "table", json_string(PQgetvalue(r, 0, 0)));
         rc = fault_save(c);
     }
     PQclear(r);
-    close_store(&s, pg);
     return rc;
 }
+
+static int lock_inject(struct fault_ctx *c) { return mwf_pg_admin_do(c, c->target, NULL, lock_do, NULL); }
 
 /* The long transaction: BEGIN; LOCK TABLE; then nothing, holding the
  * session open until the fault is recovered (the engine ends this process:
@@ -601,20 +664,39 @@ static int lock_run(struct fault_ctx *c)
 }
 
 /* Someone waits for the lock: writers are blocked. */
-static int lock_verify(struct fault_ctx *c)
+static int lock_took(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
-    struct mwf_store s;
-    PGconn *pg;
-    if (open_store(c, &s, &pg)) return 0;
+    (void)s;
+    (void)arg;
     const char *args[] = {json_string_value(json_object_get(c->state, "table"))};
-    PGresult *r = mwf_pg_query(c, pg,
-                               "SELECT count(*) FILTER (WHERE granted) > 0 AND count(*) FILTER (WHERE NOT granted) > 0"
-                               " FROM pg_locks WHERE locktype = 'relation' AND relation = to_regclass($1)",
-                               1, args);
-    int took = r && PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
-    close_store(&s, pg);
-    return took;
+    return mwf_pg_bool(c, pg,
+                       "SELECT count(*) FILTER (WHERE granted) > 0 AND count(*) FILTER (WHERE NOT granted) > 0"
+                       " FROM pg_locks WHERE locktype = 'relation' AND relation = to_regclass($1)",
+                       1, args);
+}
+
+static int lock_verify(struct fault_ctx *c) { return mwf_pg_admin_do(c, c->target, NULL, lock_took, NULL) == 1; }
+
+/* No session holds the table in a mode that blocks its writers
+ * (EXCLUSIVE or ACCESS EXCLUSIVE: the services take neither) and none
+ * waits for a lock on it — however the holder went (pg_terminate_backend,
+ * pg_cancel_backend of its transaction, the client ended). */
+static int lock_check(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
+{
+    (void)s;
+    (void)arg;
+    const char *args[] = {json_string_value(json_object_get(c->state, "table"))};
+    return mwf_pg_bool(c, pg,
+                       "SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'relation'"
+                       " AND relation = to_regclass($1)"
+                       " AND (NOT granted OR mode IN ('ExclusiveLock', 'AccessExclusiveLock')))",
+                       1, args);
+}
+
+static int lock_fixed(struct fault_ctx *c)
+{
+    if (!json_object_get(c->state, "table")) return incomplete(c);
+    return mwf_pg_fixed(c, NULL, lock_check, NULL);
 }
 
 /* The engine has ended the run body, and with it the transaction. */
@@ -647,6 +729,7 @@ const struct fault_type mw_db_lock = {
     .verify = lock_verify,
     .recover = nothing_to_undo,
     .run = lock_run,
+    .fixed = lock_fixed,
 };
 
 /* ---- db-connection-exhaustion ------------------------------------------------------------- */
@@ -703,14 +786,7 @@ static int exhaust_run(struct fault_ctx *c)
     return 0;
 }
 
-static int exhaust_verify(struct fault_ctx *c)
-{
-    struct mwf_store s;
-    if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return 0;
-    int took = mwf_pg_app_fails(c, &s, NULL, NO_SLOTS);
-    mwf_store_free(&s);
-    return took;
-}
+static int exhaust_verify(struct fault_ctx *c) { return mwf_pg_target_app_fails(c, NULL, NO_SLOTS); }
 
 static const struct fault_param exhaust_params[] = {
     {"connections", FP_INT, 1, 1000, "500", NULL, "the most connections it takes (it stops when refused)"},

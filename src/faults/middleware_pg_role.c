@@ -13,7 +13,9 @@
  * again with the same verifier and gives back ownership and privileges.
  * What it cannot bring back is the role's OID: sessions opened before the
  * drop keep the old one and can do nothing; recover ends them (as a DBA
- * would), and the services' pools reconnect. */
+ * would), and the services' pools reconnect. Its mitigation check asks
+ * the same of any fix: the role logs in with the Secret's password, can
+ * use again what it owned or was granted, and no such session is left. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,15 @@ static const char SQL_DATABASES[] =
     "   FROM aclexplode(d.datacl) p WHERE p.grantee = (SELECT oid FROM r) AND d.datdba <> (SELECT oid FROM r)), ''),"
     " d.datallowconn FROM pg_database d ORDER BY 1";
 
+/* Whether role $1 holds privilege $3 on table $2 (a table dropped since needs none). */
+static const char SQL_HAS_PRIVILEGE[] =
+    "SELECT to_regclass($2) IS NULL OR has_table_privilege($1::name, $2::text, $3::text)";
+
+/* Client sessions whose role no longer exists. */
+static const char SQL_END_ORPHANS[] =
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+    " AND usesysid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = usesysid)";
+
 static json_t *rows_json(PGresult *r)
 {
     json_t *a = json_array();
@@ -130,74 +141,38 @@ static int record_role(struct fault_ctx *c, const struct mwf_store *s, PGconn *p
     return 0;
 }
 
-static int drop_inject(struct fault_ctx *c)
+static int drop_do(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
-    struct mwf_store s;
-    if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return -1;
-    int rc = -1;
-    PGconn *pg = mwf_pg_admin(c, &s, "postgres");
-    const char *role = mwf_pg_app_user(c, &s);
+    (void)arg;
+    const char *role = mwf_pg_app_user(c, s);
     char qrole[256], qadmin[256], sql[800];
-    if (!pg || !role || mwf_pg_ident(role, qrole, sizeof qrole) ||
-        mwf_pg_ident(mwf_pg_admin_user(&s), qadmin, sizeof qadmin))
-        goto out;
+    if (!role || mwf_pg_ident(role, qrole, sizeof qrole) || mwf_pg_ident(mwf_pg_admin_user(s), qadmin, sizeof qadmin))
+        return -1;
     json_object_set_new(c->state, "role", json_string(role));
-    if (record_role(c, &s, pg, role) || fault_save(c)) goto out;
+    if (record_role(c, s, pg, role) || fault_save(c)) return -1;
     /* The documented way to drop a role that owns objects, database by database. */
     const char *dbname;
     json_t *v;
     json_object_foreach(json_object_get(c->state, "perDatabase"), dbname, v)
     {
-        PGconn *db = mwf_pg_admin(c, &s, dbname);
+        PGconn *db = mwf_pg_admin(c, s, dbname);
         snprintf(sql, sizeof sql, "REASSIGN OWNED BY %s TO %s", qrole, qadmin);
         int bad = !db || mwf_pg_exec(c, db, sql, 0, NULL);
         snprintf(sql, sizeof sql, "DROP OWNED BY %s", qrole);
         bad = bad || mwf_pg_exec(c, db, sql, 0, NULL);
         if (db) PQfinish(db);
-        if (bad) goto out;
+        if (bad) return -1;
     }
     snprintf(sql, sizeof sql, "DROP ROLE %s", qrole);
-    rc = mwf_pg_exec(c, pg, sql, 0, NULL);
-out:
-    if (pg) PQfinish(pg);
-    mwf_store_free(&s);
-    return rc;
+    return mwf_pg_exec(c, pg, sql, 0, NULL);
 }
+
+static int drop_inject(struct fault_ctx *c) { return mwf_pg_inject(c, "postgres", drop_do); }
 
 static int drop_verify(struct fault_ctx *c)
 {
     static const char *const auth_failed[] = {"password authentication failed", NULL};
-    struct mwf_store s;
-    if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return 0;
-    int took = mwf_pg_app_fails(c, &s, NULL, auth_failed);
-    mwf_store_free(&s);
-    return took;
-}
-
-/* "SELECT,UPDATE*" as GRANT statements on kind name to qrole. */
-static int grant_back(struct fault_ctx *c, PGconn *pg, const char *kind, const char *name, const char *privs,
-                      const char *qrole)
-{
-    char plain[256] = "", grantable[256] = "", list[256], sql[1024];
-    snprintf(list, sizeof list, "%s", privs);
-    for (char *p = list, *next; p && *p; p = next) {
-        next = strchr(p, ',');
-        if (next) *next++ = '\0';
-        size_t len = strlen(p);
-        int g = len && p[len - 1] == '*';
-        if (g) p[len - 1] = '\0';
-        char *dst = g ? grantable : plain;
-        snprintf(dst + strlen(dst), 256 - strlen(dst), "%s%s", dst[0] ? ", " : "", p);
-    }
-    if (plain[0]) {
-        snprintf(sql, sizeof sql, "GRANT %s ON %s %s TO %s", plain, kind, name, qrole);
-        if (mwf_pg_exec(c, pg, sql, 0, NULL)) return -1;
-    }
-    if (grantable[0]) {
-        snprintf(sql, sizeof sql, "GRANT %s ON %s %s TO %s WITH GRANT OPTION", grantable, kind, name, qrole);
-        if (mwf_pg_exec(c, pg, sql, 0, NULL)) return -1;
-    }
-    return 0;
+    return mwf_pg_target_app_fails(c, NULL, auth_failed);
 }
 
 /* CREATE ROLE as it was (when it does not exist) and its memberships. */
@@ -275,7 +250,7 @@ static int give_back(struct fault_ctx *c, const struct mwf_store *s, const char 
         if (!r) goto out;
         int exists = PQgetvalue(r, 0, 0)[0] == 't';
         PQclear(r);
-        if (exists && grant_back(c, db, cell(o, 0), cell(o, 1), cell(o, 2), qrole)) goto out;
+        if (exists && mwf_pg_grant(c, db, cell(o, 0), cell(o, 1), cell(o, 2), qrole)) goto out;
     }
     rc = 0;
 out:
@@ -283,49 +258,138 @@ out:
     return rc;
 }
 
-static int drop_recover(struct fault_ctx *c)
+static int drop_undo(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
 {
+    (void)arg;
     const char *role = json_string_value(json_object_get(c->state, "role"));
-    if (!role || !json_object_get(c->state, "perDatabase")) return 0; /* nothing was changed */
-    struct mwf_store s;
-    if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return -1;
-    int rc = -1;
-    PGconn *pg = mwf_pg_admin(c, &s, "postgres");
     char qrole[256], qdb[256], sql[1024];
-    if (!pg || mwf_pg_ident(role, qrole, sizeof qrole) || create_role(c, pg, role, qrole)) goto out;
+    if (mwf_pg_ident(role, qrole, sizeof qrole) || create_role(c, pg, role, qrole)) return -1;
     size_t i;
     json_t *d;
     json_array_foreach(json_object_get(c->state, "databases"), i, d)
     {
         const char *args[] = {cell(d, 0)};
-        PGresult *r = mwf_pg_query(c, pg, "SELECT 1 FROM pg_database WHERE datname = $1", 1, args);
-        int there = r && PQntuples(r) > 0;
-        PQclear(r);
-        if (!r) goto out;
+        int there = mwf_pg_bool(c, pg, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", 1, args);
+        if (there < 0) return -1;
         if (!there || mwf_pg_ident(cell(d, 0), qdb, sizeof qdb)) continue;
         if (!strcmp(cell(d, 1), "t")) {
             snprintf(sql, sizeof sql, "ALTER DATABASE %s OWNER TO %s", qdb, qrole);
-            if (mwf_pg_exec(c, pg, sql, 0, NULL)) goto out;
+            if (mwf_pg_exec(c, pg, sql, 0, NULL)) return -1;
         }
-        if (cell(d, 2)[0] && grant_back(c, pg, "DATABASE", qdb, cell(d, 2), qrole)) goto out;
+        if (cell(d, 2)[0] && mwf_pg_grant(c, pg, "DATABASE", qdb, cell(d, 2), qrole)) return -1;
     }
     const char *dbname;
     json_t *per;
     json_object_foreach(json_object_get(c->state, "perDatabase"), dbname, per)
     {
-        if (give_back(c, &s, dbname, per, qrole)) goto out;
+        if (give_back(c, s, dbname, per, qrole)) return -1;
     }
     /* Sessions opened before the drop still run as the old role's OID,
      * which no role has any more: nothing works in them. End them, so the
      * services' pools reconnect as the role that exists again. */
-    rc = mwf_pg_exec(c, pg,
-                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend'"
-                     " AND usesysid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = usesysid)",
-                     0, NULL);
-out:
-    if (pg) PQfinish(pg);
-    mwf_store_free(&s);
-    return rc;
+    return mwf_pg_exec(c, pg, SQL_END_ORPHANS, 0, NULL);
+}
+
+static int drop_recover(struct fault_ctx *c)
+{
+    if (!json_object_get(c->state, "role") || !json_object_get(c->state, "perDatabase"))
+        return 0; /* nothing was changed */
+    return mwf_pg_recover(c, "postgres", drop_undo);
+}
+
+/* ---- its mitigation check ---------------------------------------------------------------------- */
+
+/* What the role must be able to do again on a table it owned (the
+ * sequences of its columns included) or was granted. */
+static int table_usable(struct fault_ctx *c, PGconn *db, const char *role, const char *table, const char *privs)
+{
+    static const char *const dml[] = {"SELECT", "INSERT", "UPDATE", "DELETE"};
+    for (size_t k = 0; k < sizeof dml / sizeof dml[0]; k++) {
+        if (privs && !mwf_priv_listed(privs, dml[k])) continue;
+        const char *args[] = {role, table, dml[k]};
+        int held = mwf_pg_bool(c, db, SQL_HAS_PRIVILEGE, 3, args);
+        if (held != 1) return held;
+    }
+    if (privs) return 1;
+    const char *args[] = {role, table};
+    return mwf_pg_bool(c, db,
+                       "SELECT coalesce(bool_and(has_sequence_privilege($1::name, d.objid, 'USAGE')), true)"
+                       " FROM pg_depend d JOIN pg_class q ON q.oid = d.objid AND q.relkind = 'S'"
+                       " WHERE d.classid = 'pg_class'::regclass AND d.refobjid = to_regclass($2)"
+                       "   AND d.deptype IN ('a', 'i')",
+                       2, args);
+}
+
+/* In one database: the tables (and their sequences) usable again, and,
+ * where it owned the database, CREATE on the schemas the database's owner
+ * owns (public) as an owner has. */
+static int database_usable(struct fault_ctx *c, const struct mwf_store *s, const char *dbname, const json_t *per,
+                           int owned_db)
+{
+    const char *role = json_string_value(json_object_get(c->state, "role"));
+    PGconn *db = mwf_pg_admin(c, s, dbname);
+    if (!db) return -1;
+    int ok = 1;
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(per, "owned"), i, o)
+    {
+        if (ok == 1 && !strcmp(cell(o, 0), "TABLE")) ok = table_usable(c, db, role, cell(o, 1), NULL);
+    }
+    json_array_foreach(json_object_get(per, "grants"), i, o)
+    {
+        if (ok == 1 && !strcmp(cell(o, 0), "TABLE")) ok = table_usable(c, db, role, cell(o, 1), cell(o, 2));
+    }
+    const char *args[] = {role};
+    if (ok == 1 && owned_db)
+        ok = mwf_pg_bool(c, db,
+                         "SELECT coalesce(bool_and(has_schema_privilege($1::name, oid, 'CREATE')), true)"
+                         " FROM pg_namespace WHERE nspowner = 'pg_database_owner'::regrole",
+                         1, args);
+    PQfinish(db);
+    return ok;
+}
+
+/* The role is back however it was made again: it logs in with the
+ * password its Secret holds, can use in every database what it owned or
+ * was granted there, and no session of the dropped role is left (those
+ * can do nothing: the services' pools must open new ones). */
+static int drop_check(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
+{
+    (void)arg;
+    const char *role = json_string_value(json_object_get(c->state, "role"));
+    c->err[0] = '\0';
+    PGconn *app = mwf_pg_connect(c, s, NULL, role, mwf_env(s, "APP_DB_PASSWORD", ""));
+    if (!app) return strstr(c->err, "password authentication failed") ? 0 : -1;
+    PQfinish(app);
+    int orphans = mwf_pg_bool(c, pg,
+                              "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                              " AND usesysid IS NOT NULL"
+                              " AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = usesysid))",
+                              0, NULL);
+    if (orphans != 0) return orphans < 0 ? -1 : 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(c->state, "databases"), i, d)
+    {
+        const json_t *per = json_object_get(json_object_get(c->state, "perDatabase"), cell(d, 0));
+        if (!per) continue; /* no connections allowed there */
+        const char *args[] = {cell(d, 0)};
+        int there = mwf_pg_bool(c, pg, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", 1, args);
+        if (there == 1) there = database_usable(c, s, cell(d, 0), per, !strcmp(cell(d, 1), "t"));
+        else if (there == 0) there = 1; /* dropped since: nothing to use there */
+        if (there != 1) return there;
+    }
+    return 1;
+}
+
+static int drop_fixed(struct fault_ctx *c)
+{
+    if (!json_object_get(c->state, "perDatabase")) {
+        snprintf(c->err, sizeof c->err, "the fault's record holds nothing to check: its inject did not get to act");
+        return -1;
+    }
+    return mwf_pg_fixed(c, "postgres", drop_check, NULL);
 }
 
 static const struct fault_param no_params[] = {{0}};
@@ -346,4 +410,5 @@ const struct fault_type mw_db_drop_user = {
     .inject = drop_inject,
     .verify = drop_verify,
     .recover = drop_recover,
+    .fixed = drop_fixed,
 };

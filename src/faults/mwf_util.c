@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/util.h"
 #include "faults/mwf_util.h"
+#include "faults/virtualization_util.h"
 
 /* ---- env, as the kubelet resolves it ---------------------------------------------- */
 
@@ -156,6 +157,84 @@ const char *mwf_env(const struct mwf_store *s, const char *name, const char *dfl
     return v && v[0] ? v : dflt;
 }
 
+/* The secretKeyRef of env var `var` of a container, or NULL. Borrowed. */
+static const json_t *secret_ref(const json_t *ctr, const char *var)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(ctr, "env"), i, e)
+    {
+        if (!strcmp(json_path_str(e, "name", ""), var)) return json_path(e, "valueFrom.secretKeyRef");
+    }
+    return NULL;
+}
+
+static int same_ref(const json_t *a, const json_t *b)
+{
+    return !strcmp(json_path_str(a, "name", "a"), json_path_str(b, "name", "b")) &&
+           !strcmp(json_path_str(a, "key", "a"), json_path_str(b, "key", "b"));
+}
+
+int mwf_secret_consumers_current(struct fault_ctx *c, const struct mwf_store *s, const char *var)
+{
+    const json_t *ref = secret_ref(json_array_get(json_path(s->podobj, "spec.containers"), 0), var);
+    const char *value = mwf_env(s, var, "");
+    if (!ref) return 1;
+    json_t *req = json_pack("{s:s, s:s, s:s}", "op", "get", "kind", "Deployment", "namespace", c->ns);
+    json_t *reply = NULL;
+    int rc = fault_call(c, req, &reply);
+    json_decref(req);
+    if (rc) return -1;
+    int ok = 1;
+    size_t i, j, k;
+    json_t *dep, *ctr, *e;
+    json_array_foreach(json_object_get(reply, "items"), i, dep)
+    {
+        const char *name = json_path_str(dep, "metadata.name", "");
+        char prog[128] = "";
+        if (!strcmp(name, s->deployment)) continue;
+        fault_deployment_program(c, name, prog, sizeof prog);
+        if (!strcmp(prog, "aiopslab-postgres") || !strcmp(prog, "postgres")) continue; /* read at initdb only */
+        json_array_foreach(json_path(dep, "spec.template.spec.containers"), j, ctr)
+        {
+            json_array_foreach(json_object_get(ctr, "env"), k, e)
+            {
+                const json_t *r = json_path(e, "valueFrom.secretKeyRef");
+                if (ok && r && same_ref(r, ref)) ok = virt_pods_env_is(c, name, json_path_str(e, "name", ""), value);
+            }
+        }
+    }
+    json_decref(reply);
+    return ok;
+}
+
+void mwf_note_pod(struct fault_ctx *c, const struct mwf_store *s)
+{
+    int volatile_data = 1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_path(s->podobj, "spec.volumes"), i, v)
+    {
+        if (json_object_get(v, "persistentVolumeClaim") || json_object_get(v, "hostPath")) volatile_data = 0;
+    }
+    json_object_set_new(c->state, "pod", json_string(s->pod));
+    json_object_set_new(c->state, "podUid", json_string(json_path_str(s->podobj, "metadata.uid", "")));
+    json_object_set_new(c->state, "podDataVolatile", json_boolean(volatile_data));
+}
+
+int mwf_pod_replaced(struct fault_ctx *c)
+{
+    const char *pod = json_string_value(json_object_get(c->state, "pod"));
+    const char *uid = json_string_value(json_object_get(c->state, "podUid"));
+    if (!pod || !uid || !json_is_true(json_object_get(c->state, "podDataVolatile"))) return 0;
+    int missing = 0;
+    json_t *p = fault_get(c, "Pod", pod, &missing);
+    int gone = missing || (p && json_path(p, "metadata.deletionTimestamp")) ||
+               (p && strcmp(json_path_str(p, "metadata.uid", ""), uid));
+    json_decref(p);
+    return gone;
+}
+
 /* ---- the server process ------------------------------------------------------------- */
 
 struct proc_row {
@@ -294,6 +373,62 @@ int mwf_pg_app_fails(struct fault_ctx *c, const struct mwf_store *s, const char 
     return 0;
 }
 
+int mwf_pg_target_app_fails(struct fault_ctx *c, const char *sql, const char *const *wants)
+{
+    struct mwf_store s;
+    if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return 0;
+    int took = mwf_pg_app_fails(c, &s, sql, wants);
+    mwf_store_free(&s);
+    return took;
+}
+
+int mwf_pg_admin_do(struct fault_ctx *c, const char *deployment, const char *db, mwf_pg_fn fn, void *arg)
+{
+    struct mwf_store s;
+    if (mwf_store_find(c, deployment, "postgres", 5432, &s)) return -1;
+    PGconn *pg = mwf_pg_admin(c, &s, db);
+    int rc = pg ? fn(c, &s, pg, arg) : -1;
+    if (pg) PQfinish(pg);
+    mwf_store_free(&s);
+    return rc;
+}
+
+struct noted {
+    mwf_pg_fn fn;
+};
+
+static int note_then(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
+{
+    mwf_note_pod(c, s);
+    return ((struct noted *)arg)->fn(c, s, pg, NULL);
+}
+
+int mwf_pg_inject(struct fault_ctx *c, const char *db, mwf_pg_fn fn)
+{
+    struct noted n = {fn};
+    return mwf_pg_admin_do(c, c->target, db, note_then, &n);
+}
+
+int mwf_pg_recover(struct fault_ctx *c, const char *db, mwf_pg_fn fn)
+{
+    return mwf_pod_replaced(c) ? 0 : mwf_pg_admin_do(c, c->target, db, fn, NULL);
+}
+
+int mwf_pg_fixed(struct fault_ctx *c, const char *db, mwf_pg_fn fn, void *arg)
+{
+    int serves = virt_target_serves(c, c->target);
+    return serves == 1 ? mwf_pg_admin_do(c, c->target, db, fn, arg) : serves;
+}
+
+int mwf_pg_bool(struct fault_ctx *c, PGconn *pg, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = mwf_pg_query(c, pg, sql, n, params);
+    if (!r) return -1;
+    int yes = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return yes;
+}
+
 PGresult *mwf_pg_query(struct fault_ctx *c, PGconn *pg, const char *sql, int n, const char *const *params)
 {
     PGresult *r = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
@@ -336,7 +471,59 @@ int mwf_pg_literal(const char *s, char *out, size_t n)
     return quote(s, '\'', out, n);
 }
 
+int mwf_pg_grant(struct fault_ctx *c, PGconn *pg, const char *kind, const char *name, const char *privs,
+                 const char *qrole)
+{
+    char plain[256] = "", grantable[256] = "", list[256], sql[1024];
+    snprintf(list, sizeof list, "%s", privs);
+    for (char *p = list, *next; p && *p; p = next) {
+        next = strchr(p, ',');
+        if (next) *next++ = '\0';
+        size_t len = strlen(p);
+        int g = len && p[len - 1] == '*';
+        if (g) p[len - 1] = '\0';
+        char *dst = g ? grantable : plain;
+        snprintf(dst + strlen(dst), 256 - strlen(dst), "%s%s", dst[0] ? ", " : "", p);
+    }
+    if (plain[0]) {
+        snprintf(sql, sizeof sql, "GRANT %s ON %s %s TO %s", plain, kind, name, qrole);
+        if (mwf_pg_exec(c, pg, sql, 0, NULL)) return -1;
+    }
+    if (grantable[0]) {
+        snprintf(sql, sizeof sql, "GRANT %s ON %s %s TO %s WITH GRANT OPTION", grantable, kind, name, qrole);
+        if (mwf_pg_exec(c, pg, sql, 0, NULL)) return -1;
+    }
+    return 0;
+}
+
+int mwf_priv_listed(const char *list, const char *priv)
+{
+    size_t n = strlen(priv);
+    for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (!strncmp(p, priv, n) && (p[n] == '\0' || p[n] == ',' || p[n] == '*')) return 1;
+    return 0;
+}
+
+const char *mwf_index_shape(const char *def)
+{
+    const char *on = strstr(def, " ON ");
+    return on ? on + 4 : NULL;
+}
+
+long long mwf_pg_slots_needed(long long slots_before, long long app_connections)
+{
+    if (app_connections < 0) app_connections = 0;
+    long long need = app_connections * 2 > app_connections + 10 ? app_connections * 2 : app_connections + 10;
+    return slots_before > 0 && need > slots_before ? slots_before : need;
+}
+
 /* ---- redis and memcached --------------------------------------------------------------- */
+
+int mwf_redis_writable(long long maxmemory, long long used, const char *policy)
+{
+    if (maxmemory == 0 || !strncmp(policy, "allkeys-", 8)) return 1;
+    return maxmemory - used >= MWF_REDIS_ROOM;
+}
 
 redisContext *mwf_redis(struct fault_ctx *c, const struct mwf_store *s)
 {

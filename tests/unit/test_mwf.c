@@ -1,6 +1,7 @@
 /* test_mwf: the middleware faults' pieces that need no live store — SQL
  * quoting (what keeps a role or table name from becoming SQL), env
- * lookups, and the types' parameter tables (bounds, defaults). */
+ * lookups, the rules of the mitigation checks, and the types' parameter
+ * tables (bounds, defaults). */
 #include "faults/fault.h"
 #include "faults/mwf_util.h"
 #include "t.h"
@@ -37,6 +38,34 @@ static void test_env(void)
     T_CHECK(mwf_pg_app_user(&c, &s) == NULL);
     T_CHECK(strstr(c.err, "APP_DB_USER") != NULL);
     json_decref(s.env);
+}
+
+static void test_fixed_rules(void)
+{
+    /* privilege lists as the faults save them */
+    T_CHECK(mwf_priv_listed("DELETE,INSERT,SELECT*,UPDATE", "SELECT"));
+    T_CHECK(mwf_priv_listed("DELETE,INSERT,SELECT*,UPDATE", "UPDATE"));
+    T_CHECK(!mwf_priv_listed("SELECT", "INSERT"));
+    T_CHECK(!mwf_priv_listed("TRUNCATE", "UPDATE"));
+    T_CHECK(!mwf_priv_listed("", "SELECT"));
+    /* an index is its shape, whatever its name or uniqueness */
+    const char *a = "CREATE INDEX follows_followee ON public.follows USING btree (followee)";
+    T_EQ_STR(mwf_index_shape(a), "public.follows USING btree (followee)");
+    T_EQ_STR(mwf_index_shape("CREATE UNIQUE INDEX x ON public.follows USING btree (followee)"), mwf_index_shape(a));
+    T_CHECK(strcmp(mwf_index_shape("CREATE INDEX y ON public.follows USING btree (follower)"), mwf_index_shape(a)));
+    T_CHECK(mwf_index_shape("garbage") == NULL);
+    /* connection slots: the pools' need, capped by what there was */
+    T_EQ_INT(mwf_pg_slots_needed(97, 4), 14);
+    T_EQ_INT(mwf_pg_slots_needed(97, 40), 80);
+    T_EQ_INT(mwf_pg_slots_needed(20, 40), 20);
+    T_EQ_INT(mwf_pg_slots_needed(0, 0), 10);
+    T_CHECK(2 < mwf_pg_slots_needed(97, 4)); /* the fault's default (2 slots) is never enough */
+    /* redis writes */
+    T_CHECK(mwf_redis_writable(0, 5 << 20, "noeviction"));
+    T_CHECK(mwf_redis_writable(6 << 20, 5 << 20, "allkeys-lru"));
+    T_CHECK(!mwf_redis_writable(6 << 20, 5 << 20, "noeviction"));
+    T_CHECK(!mwf_redis_writable(6 << 20, 5 << 20, "volatile-lru"));
+    T_CHECK(mwf_redis_writable((5 << 20) + MWF_REDIS_ROOM, 5 << 20, "noeviction"));
 }
 
 static json_t *validate(const char *type, const char *key, const char *value, char *err, size_t n)
@@ -79,6 +108,12 @@ static void test_registry(void)
                 t->target == FT_STORE);
     }
     T_CHECK(fault_type_find("db-lock")->run && fault_type_find("db-connection-exhaustion")->run);
+    /* what an operator can fix has a mitigation check; what heals by itself has none */
+    static const char *const fixable[] = {"db-revoke-privileges", "db-drop-user", "db-password-change",
+                                          "db-max-connections", "db-drop-index", "db-lock",
+                                          "redis-maxmemory-noeviction", "memcached-down"};
+    for (size_t i = 0; i < sizeof fixable / sizeof fixable[0]; i++) T_CHECK(fault_type_find(fixable[i])->fixed);
+    T_CHECK(!fault_type_find("cache-flush")->fixed && !fault_type_find("store-kill")->fixed);
 }
 
 int main(void)
@@ -86,6 +121,7 @@ int main(void)
     T_RUN(test_ident);
     T_RUN(test_literal);
     T_RUN(test_env);
+    T_RUN(test_fixed_rules);
     T_RUN(test_params);
     T_RUN(test_registry);
     return t_done();
