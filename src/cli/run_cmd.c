@@ -12,7 +12,6 @@
 #include "core/util.h"
 #include "orchestrator/results.h"
 #include "orchestrator/run.h"
-#include "orchestrator/runcmd.h"
 #include "orchestrator/session.h"
 
 static int usage(FILE *f)
@@ -83,25 +82,6 @@ static void summary(const json_t *records)
         printf("%-13s %8zu %8zu %8.0f%% %10s %7.1f %6zu\n", tasks[t], n, ok, n ? 100.0 * (double)ok / (double)n : 0,
                mean, n ? steps / (double)n : 0, voids);
     }
-}
-
-static int ensure_cluster(const struct lab *lab)
-{
-    char exe[4096];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[len > 0 ? len : 0] = '\0';
-    char *argv[] = {exe, "--lab", (char *)lab->name, "cluster", "up", NULL};
-    struct buf out;
-    buf_init(&out, 64 * 1024);
-    struct runcmd_result r;
-    int rc = runcmd(argv, NULL, NULL, 120000, 8192, NULL, NULL, &out, &r);
-    if (rc || r.status) {
-        fprintf(stderr, "aiopslab run: cluster up failed: %.*s\n", (int)out.len, out.data ? out.data : "");
-        buf_free(&out);
-        return -1;
-    }
-    buf_free(&out);
-    return 0;
 }
 
 int cli_run(int argc, char **argv)
@@ -184,7 +164,10 @@ int cli_run(int argc, char **argv)
         goto out;
     }
     if (!quiet) printf("aiopslab run: %zu problems, agent %s, lab %s\n", n, agent_cmd ? agent_cmd : agent, lab.name);
-    if (ensure_cluster(&lab) || lab_resolve(NULL, &lab, err, sizeof err)) goto out;
+    if (run_ensure_cluster(&lab, err, sizeof err) || lab_resolve(NULL, &lab, err, sizeof err)) {
+        fprintf(stderr, "aiopslab run: %s\n", err);
+        goto out;
+    }
     struct run_opts o = {.lab = &lab,
                          .agent = agent,
                          .agent_cmd = agent_cmd,

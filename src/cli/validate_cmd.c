@@ -15,6 +15,7 @@ static int usage(FILE *f)
     fprintf(f, "Usage: aiopslab validate [--problem ID]... [--family F] [--task T] [--app A] [--sample]\n"
                "                         [--no-shortcuts] [--quiet]\n"
                "Every problem by default; --sample: the first variant of each family and task.\n"
+               "The lab's cluster is brought up when it is not running.\n"
                "Sessions are recorded like any run's (agent validate:MODE).\n");
     return f == stdout ? 0 : 2;
 }
@@ -84,7 +85,8 @@ int cli_validate(int argc, char **argv)
         fprintf(stderr, "aiopslab validate: no problem matches\n");
         goto out;
     }
-    if (lab_resolve(NULL, &lab, err, sizeof err) || results_dir(rdir, sizeof rdir, err, sizeof err)) {
+    if (lab_resolve(NULL, &lab, err, sizeof err) || results_dir(rdir, sizeof rdir, err, sizeof err) ||
+        run_ensure_cluster(&lab, err, sizeof err) || lab_resolve(NULL, &lab, err, sizeof err)) {
         fprintf(stderr, "aiopslab validate: %s\n", err);
         goto out;
     }

@@ -81,8 +81,13 @@ static json_t *digest_store(struct fault_ctx *c, const char *deployment)
     PGresult *dbs = pg ? mwf_pg_query(c, pg, "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
                                              " ORDER BY 1", 0, NULL)
                        : NULL;
-    if (dbs) {
-        json_t *res = json_object();
+    /* The cluster's identity: initdb gives every new data directory a new
+     * one, so a store that was recreated (its pod replaced with an empty
+     * volume, then seeded again) is told from one that kept its data even
+     * when the workload has since refilled its tables past their old counts. */
+    PGresult *id = dbs ? mwf_pg_query(c, pg, "SELECT system_identifier::text FROM pg_control_system()", 0, NULL) : NULL;
+    if (dbs && id && PQntuples(id) == 1) {
+        json_t *res = json_pack("{s:s}", "system_identifier", PQgetvalue(id, 0, 0));
         for (int i = 0; res && i < PQntuples(dbs); i++) {
             json_t *d = digest_db(c, &s, PQgetvalue(dbs, i, 0));
             if (d) json_object_set_new(res, PQgetvalue(dbs, i, 0), d);
@@ -90,6 +95,7 @@ static json_t *digest_store(struct fault_ctx *c, const char *deployment)
         }
         out = res;
     }
+    PQclear(id);
     PQclear(dbs);
     if (pg) PQfinish(pg);
     mwf_store_free(&s);

@@ -5,7 +5,11 @@
  * primary-key order, read as the store's superuser.
  *
  *   {"namespace": NS,
- *    "stores": {"DEPLOYMENT": {"DATABASE": {"SCHEMA.TABLE": {"rows": N, "md5": "..."}}}}}
+ *    "stores": {"DEPLOYMENT": {"system_identifier": "...",
+ *                              "DATABASE": {"SCHEMA.TABLE": {"rows": N, "md5": "..."}}}}}
+ *
+ * system_identifier is the PostgreSQL cluster's (pg_control_system()): a
+ * new one means the store's data directory was created anew.
  *
  * A store that cannot be read makes the whole digest fail (a partial one
  * would compare equal to nothing and prove nothing). */

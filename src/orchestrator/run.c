@@ -44,10 +44,16 @@ void run_select_default(const char *dir, const struct problem_set *all, const st
     }
 }
 
-static const char *exe_dir(char *out, size_t n)
+static const char *exe_path(char *out, size_t n)
 {
     ssize_t len = readlink("/proc/self/exe", out, n - 1);
     out[len > 0 ? len : 0] = '\0';
+    return out;
+}
+
+static const char *exe_dir(char *out, size_t n)
+{
+    exe_path(out, n);
     char *slash = strrchr(out, '/');
     if (slash) *slash = '\0';
     return out;
@@ -58,9 +64,7 @@ static const char *exe_dir(char *out, size_t n)
 static int deploy(const struct run_opts *o, const char *app, char *err, size_t errlen)
 {
     char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[len > 0 ? len : 0] = '\0';
-    char *argv[] = {exe, "--lab", (char *)o->lab->name, "deploy", (char *)app, NULL};
+    char *argv[] = {(char *)exe_path(exe, sizeof exe), "--lab", (char *)o->lab->name, "deploy", (char *)app, NULL};
     struct buf out;
     buf_init(&out, 64 * 1024);
     struct runcmd_result r;
@@ -73,6 +77,19 @@ static int deploy(const struct run_opts *o, const char *app, char *err, size_t e
     }
     buf_free(&out);
     return 0;
+}
+
+int run_ensure_cluster(const struct lab *lab, char *err, size_t errlen)
+{
+    char exe[PATH_MAX];
+    char *argv[] = {(char *)exe_path(exe, sizeof exe), "--lab", (char *)lab->name, "cluster", "up", NULL};
+    struct buf out;
+    buf_init(&out, 64 * 1024);
+    struct runcmd_result r;
+    int rc = runcmd(argv, NULL, NULL, 120000, 8192, NULL, NULL, &out, &r);
+    if (rc || r.status) snprintf(err, errlen, "cluster up failed: %.*s", (int)(out.len < 2000 ? out.len : 2000), out.data ? out.data : "");
+    buf_free(&out);
+    return rc || r.status ? -1 : 0;
 }
 
 struct relay {

@@ -47,6 +47,8 @@ struct run_opts {
  * task and layer of SocialNetwork's first variants, controls included. */
 void run_select_default(const char *dir, const struct problem_set *all, const struct problem **out, size_t *n,
                         size_t max);
+/* `aiopslab cluster up` for lab (a running cluster is left as it is). 0 or -1 with err. */
+int run_ensure_cluster(const struct lab *lab, char *err, size_t errlen);
 /* Pose each problem in order; *records gets an array of session records
  * (new reference). 0, or -1 with err when the lab failed. */
 int run_problems(const struct run_opts *o, const struct problem *const *list, size_t n, json_t **records, char *err,

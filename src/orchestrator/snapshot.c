@@ -22,6 +22,20 @@ static json_t *normalize(const char *kind, const json_t *o)
     }
     if (!strcmp(kind, "Service"))
         return json_pack("{s:O?, s:O?}", "ports", json_path(o, "spec.ports"), "selector", json_path(o, "spec.selector"));
+    if (!strcmp(kind, "ConfigMap")) {
+        /* A value that is a JSON document (flagd's flags.json, a config
+         * file) is compared by meaning: an operator who turns a flag off
+         * with jq rewrites its formatting, not its content. */
+        json_t *data = json_object(), *v;
+        const char *key;
+        json_object_foreach(json_object_get(o, "data"), key, v)
+        {
+            const char *text = json_string_value(v);
+            json_t *doc = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL; /* objects, arrays only */
+            json_object_set_new(data, key, doc ? doc : json_incref(v));
+        }
+        return json_pack("{s:o}", "data", data);
+    }
     return json_pack("{s:O?}", "data", json_object_get(o, "data"));
 }
 
