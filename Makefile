@@ -146,7 +146,7 @@ FUZZ_CORE  := src/core/alloc.c src/core/buf.c src/core/json.c src/core/util.c
 FUZZ_yaml_SRC  := src/core/yaml.c src/cluster/manifest.c $(FUZZ_CORE)
 FUZZ_patch_SRC := src/cluster/patch.c $(FUZZ_CORE)
 FUZZ_http_SRC  := src/mesh/http.c
-FUZZ_otlp_SRC  := src/observe/trace_otlp.c src/observe/trace_jaeger.c src/core/timeutil.c $(FUZZ_CORE)
+FUZZ_otlp_SRC  := src/observe/trace_otlp.c src/observe/trace_jread.c src/observe/trace_jaeger.c src/core/timeutil.c $(FUZZ_CORE)
 FUZZ_action_SRC := src/orchestrator/action.c src/orchestrator/action_bind.c $(FUZZ_CORE)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_yaml_SRC) $(FUZZ_patch_SRC) $(FUZZ_http_SRC) $(FUZZ_otlp_SRC) $(FUZZ_action_SRC)

@@ -10,10 +10,23 @@
 # median / p90 / max. Usage: BUILD=build bench/traces.sh [SPANS] [REPEAT]
 # (KEEP=1 leaves the store running with its data, for a closer look;
 # ORDER=random posts traces in random time order instead of as they happen.)
+#
+# `bench/traces.sh ingest [SPANS] [BATCH]` measures the cpu the store spends
+# per span instead: it posts SPANS spans (default 140,000) shaped like the
+# kit's export of SocialNetwork read-home-timeline requests (7 spans over
+# nginx-thrift, home-timeline-service and post-storage-service, the kit's
+# attributes), BATCH spans per request (default 512, the kit's batch), one
+# keep-alive connection per service as the kits do, paced at RATE spans/s
+# in all (default 21000: 3,000 requests/s, issue 3's target; RATE=0 posts
+# as fast as the store accepts), and reads the store's
+# user+system time from /proc/PID/task/*/stat before and after: total cpu
+# per span, the writer thread's share (SQLite) and the rest (HTTP, parse).
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 BIN=${TRACES_BIN:-$BUILD/aiopslab}
 NET=${TRACES_BENCH_NET:-142}
+MODE=query
+if [ "${1:-}" = ingest ]; then MODE=ingest; shift; fi
 SPANS=${1:-1000000}
 REPEAT=${2:-30}
 for c in curl python3; do command -v $c >/dev/null || { echo "bench/traces.sh: $c is missing"; exit 1; }; done
@@ -28,6 +41,125 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$D/lab" "$D/bodies"
 echo "{\"name\":\"tracesbench\",\"net\":$NET}" >"$D/lab/lab.json"
+
+if [ "$MODE" = ingest ]; then
+    "$BIN" __traces --lab-dir "$D/lab" >"$D/traces.out" 2>&1 &
+    TPID=$!
+    python3 - "$TPID" "http://127.$NET.0.1" "${1:-140000}" "${2:-512}" "${RATE:-21000}" <<'PY'
+import http.client, json, os, random, sys, threading, time, urllib.request
+pid, base, total, batch, rate = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+host = base[len("http://"):]
+rnd = random.Random(42)
+tick = os.sysconf("SC_CLK_TCK")
+
+def metric(name):
+    with urllib.request.urlopen(base + ":16686/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "): return int(line.split()[1])
+    return 0
+
+for _ in range(100):
+    try:
+        metric("traces_spans_stored_total"); break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("bench/traces.sh ingest: the trace store did not start")
+
+def cpu():
+    """user+system seconds of the writer thread and of all other threads."""
+    w = o = 0.0
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f: st = f.read()
+        except OSError:
+            continue
+        comm = st[st.index("(") + 1:st.rindex(")")]
+        f = st[st.rindex(")") + 2:].split()
+        v = (int(f[11]) + int(f[12])) / tick
+        if comm == "trace-writer": w += v
+        else: o += v
+    return w, o
+
+# One read-home-timeline request as the kit exports it: 7 spans, 3 services.
+def attrs(*kv): return [{"key": k, "value": {"stringValue": v}} for k, v in kv]
+def span(tid, parent, name, kind, start, dur, a):
+    s = {"traceId": tid, "spanId": "%016x" % rnd.getrandbits(64), "name": name, "kind": kind,
+         "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + dur), "attributes": a, "status": {}}
+    if parent: s["parentSpanId"] = parent["spanId"]
+    return s
+per_svc = {"nginx-thrift": [], "home-timeline-service": [], "post-storage-service": []}
+now = time.time_ns() - 60 * 10**9
+for r in range(total // 7):
+    tid = "%032x" % rnd.getrandbits(128)
+    t0 = now + r * 300000
+    uid = rnd.randrange(962)
+    target = "/wrk2-api/home-timeline/read?user_id=%d&start=0&stop=10" % uid
+    a = span(tid, None, "GET /wrk2-api/home-timeline/read", 2, t0, 3000000,
+             attrs(("http.method", "GET"), ("http.target", target), ("http.status_code", "200")))
+    b = span(tid, a, "POST home-timeline-service /ReadHomeTimeline", 3, t0 + 100000, 2700000,
+             attrs(("http.method", "POST"), ("http.url", "http://home-timeline-service:9090/ReadHomeTimeline"),
+                   ("peer.service", "home-timeline-service"), ("http.status_code", "200")))
+    c = span(tid, b, "POST /ReadHomeTimeline", 2, t0 + 200000, 2500000,
+             attrs(("http.method", "POST"), ("http.target", "/ReadHomeTimeline"), ("http.status_code", "200")))
+    d = span(tid, c, "redis ZREVRANGE", 3, t0 + 250000, 300000, attrs(("db.system", "redis"), ("db.operation", "ZREVRANGE")))
+    e = span(tid, c, "POST post-storage-service /ReadPosts", 3, t0 + 600000, 1900000,
+             attrs(("http.method", "POST"), ("http.url", "http://post-storage-service:9090/ReadPosts"),
+                   ("peer.service", "post-storage-service"), ("http.status_code", "200")))
+    f = span(tid, e, "POST /ReadPosts", 2, t0 + 700000, 1700000,
+             attrs(("http.method", "POST"), ("http.target", "/ReadPosts"), ("http.status_code", "200")))
+    g = span(tid, f, "memcached get", 3, t0 + 750000, 400000,
+             attrs(("db.system", "memcached"), ("db.operation", "get"), ("db.memcached.keys", "10")))
+    per_svc["nginx-thrift"] += [a, b]
+    per_svc["home-timeline-service"] += [c, d, e]
+    per_svc["post-storage-service"] += [f, g]
+bodies, n = {}, 0
+for svc, spans in per_svc.items():
+    n += len(spans)
+    res = {"attributes": attrs(("service.name", svc), ("k8s.pod.name", svc + "-6d5f9c7b8-x2x4q"),
+                               ("k8s.pod.ip", "127.42.1.%d" % (len(bodies) + 2)))}
+    bodies[svc] = [json.dumps({"resourceSpans": [{"resource": res, "scopeSpans": [
+        {"scope": {"name": "aiopslab-kit"}, "spans": spans[i:i + batch]}]}]}, separators=(",", ":")).encode()
+        for i in range(0, len(spans), batch)]
+nbytes = sum(len(b) for v in bodies.values() for b in v)
+print("ingest: %d spans in %d OTLP requests of up to %d spans (%.1f MB, %.0f bytes/span), 3 connections, %s"
+      % (n, sum(len(v) for v in bodies.values()), batch, nbytes / 1e6, nbytes / n,
+         "%.0f spans/s" % rate if rate > 0 else "unpaced"))
+
+fails = []
+def poster(items, spans):
+    """Post one service's bodies on one connection; paced, its spans/s are its share of RATE."""
+    c = http.client.HTTPConnection(host, 4318, timeout=60)
+    t_next = time.perf_counter()
+    for body in items:
+        if rate > 0:
+            t_next += body.count(b'"spanId"') / (rate * spans / n)
+            time.sleep(max(0, t_next - time.perf_counter()))
+        c.request("POST", "/v1/traces", body, {"Content-Type": "application/json"})
+        r = c.getresponse()
+        if r.status != 200: fails.append(r.status)
+        r.read()
+    c.close()
+w0, o0 = cpu()
+t0 = time.perf_counter()
+threads = [threading.Thread(target=poster, args=(bodies[svc], len(per_svc[svc]))) for svc in bodies]
+for t in threads: t.start()
+for t in threads: t.join()
+t1 = time.perf_counter()
+while metric("traces_spans_stored_total") + metric("traces_spans_dropped_total") < n:
+    time.sleep(0.02)
+t2 = time.perf_counter()
+w1, o1 = cpu()
+if fails: sys.exit("bench/traces.sh ingest: %d posts failed: %s" % (len(fails), sorted(set(fails))))
+stored, dropped = metric("traces_spans_stored_total"), metric("traces_spans_dropped_total")
+print("stored %d, dropped %d; %.2f s to accept, %.2f s until stored (%.0f spans/s)" % (stored, dropped, t1 - t0, t2 - t0, n / (t2 - t0)))
+print("cpu per span: %.1f us total = %.1f us writer thread (SQLite) + %.1f us other threads (HTTP, OTLP parse)"
+      % ((w1 - w0 + o1 - o0) * 1e6 / n, (w1 - w0) * 1e6 / n, (o1 - o0) * 1e6 / n))
+PY
+    rc=$?
+    du -cb "$D/lab/traces/"traces.db* | tail -1 | awk -v n="${1:-140000}" '{printf "database: %.0f bytes/span\n", $1/n}'
+    exit $rc
+fi
 
 echo "generating $SPANS spans..."
 python3 - "$D/bodies" "$SPANS" "${ORDER:-time}" <<'PY'

@@ -2,8 +2,9 @@
  * OTLP/HTTP JSON export requests (ExportTraceServiceRequest:
  * resourceSpans -> scopeSpans -> spans) into such spans. Attributes,
  * status, kind and events are turned into Jaeger tags and logs here, once,
- * so that queries hand them out as stored. Pure functions over jansson: no
- * SQLite, no threads, safe on any input (there is a fuzz target). */
+ * so that queries hand them out as stored. Pure functions (the body is read
+ * with trace_jread, no JSON tree is built): no SQLite, no threads, safe on
+ * any input (there is a fuzz target). */
 #ifndef OBSERVE_TRACE_OTLP_H
 #define OBSERVE_TRACE_OTLP_H
 #include <stddef.h>
@@ -39,6 +40,9 @@ void trace_batch_free(struct trace_batch *b);
 struct trace_span *trace_batch_add(struct trace_batch *b);
 /* Move all spans of src to the end of dst; src is left empty. */
 void trace_batch_move(struct trace_batch *dst, struct trace_batch *src);
+/* Move the first max spans of src (all, if fewer) to the end of dst,
+ * keeping their order; the rest stay in src, in order. */
+void trace_batch_take(struct trace_batch *dst, struct trace_batch *src, size_t max);
 
 /* Parse an OTLP JSON export request (len bytes, need not be terminated)
  * and append its valid spans to out. Spans with bad ids or times are

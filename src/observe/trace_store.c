@@ -16,9 +16,22 @@
 
 #include "core/alloc.h"
 
+/* The (service, operation, kind) rows the writer knows are in table ops,
+ * so that a span pays for INSERT OR IGNORE only the first time its
+ * operation is seen. Open addressing; emptied when it fills up and
+ * whenever pruning deletes rows of ops. */
+#define OPS_SEEN_SLOTS 4096
+struct op_seen {
+    uint64_t hash;
+    char *key; /* service '\0' operation '\0' kind, NULL: free slot */
+    size_t len;
+};
+
 struct trace_store {
     sqlite3 *db;
     sqlite3_stmt *ins_span, *ins_op, *get_trace;
+    struct op_seen *ops_seen;
+    size_t n_ops_seen;
 };
 
 static const char SCHEMA[] =
@@ -74,6 +87,7 @@ int trace_store_open(const char *path, int writer, struct trace_store **out, cha
     }
     sqlite3_busy_timeout(db, 5000);
     const char *setup = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
+                                 " PRAGMA wal_autocheckpoint=8192; PRAGMA journal_size_limit=67108864;"
                                : "PRAGMA query_only=1; PRAGMA cache_size=-16384;";
     if (sqlite3_exec(db, setup, NULL, NULL, NULL) != SQLITE_OK ||
         (writer && sqlite3_exec(db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) ||
@@ -103,9 +117,48 @@ bad:;
     return rc;
 }
 
+static void ops_seen_clear(struct trace_store *st)
+{
+    if (!st->ops_seen) return;
+    for (size_t i = 0; i < OPS_SEEN_SLOTS; i++) xfree(st->ops_seen[i].key);
+    memset(st->ops_seen, 0, OPS_SEEN_SLOTS * sizeof *st->ops_seen);
+    st->n_ops_seen = 0;
+}
+
+/* Whether s's operation is known to be in ops. When it is not, it is
+ * remembered (if there is room): the caller inserts it next, and forgets
+ * everything should the transaction fail. */
+static int op_known(struct trace_store *st, const struct trace_span *s)
+{
+    size_t ls = strlen(s->service), lo = strlen(s->operation), len = ls + lo + 2 + sizeof s->kind;
+    char key[2 * TRACE_NAME_MAX + 2 + sizeof s->kind];
+    if (ls > TRACE_NAME_MAX || lo > TRACE_NAME_MAX) return 0; /* not from the parser: not cached */
+    memcpy(key, s->service, ls + 1);
+    memcpy(key + ls + 1, s->operation, lo + 1);
+    memcpy(key + ls + lo + 2, &s->kind, sizeof s->kind);
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
+    if (!st->ops_seen) st->ops_seen = xcalloc(OPS_SEEN_SLOTS, sizeof *st->ops_seen);
+    for (size_t i = h % OPS_SEEN_SLOTS;; i = (i + 1) % OPS_SEEN_SLOTS) { /* never full: at most half used */
+        struct op_seen *e = &st->ops_seen[i];
+        if (e->key && e->hash == h && e->len == len && !memcmp(e->key, key, len)) return 1;
+        if (e->key) continue;
+        if (st->n_ops_seen < OPS_SEEN_SLOTS / 2) {
+            e->key = xmalloc(len);
+            memcpy(e->key, key, len);
+            e->hash = h;
+            e->len = len;
+            st->n_ops_seen++;
+        }
+        return 0;
+    }
+}
+
 void trace_store_close(struct trace_store *st)
 {
     if (!st) return;
+    ops_seen_clear(st);
+    free(st->ops_seen);
     sqlite3_finalize(st->ins_span);
     sqlite3_finalize(st->ins_op);
     sqlite3_finalize(st->get_trace);
@@ -138,6 +191,7 @@ int trace_store_insert(struct trace_store *st, const struct trace_batch *b, char
         int rc = sqlite3_step(q);
         sqlite3_reset(q);
         if (rc != SQLITE_DONE) goto bad;
+        if (op_known(st, s)) continue;
         q = st->ins_op;
         sqlite3_bind_text(q, 1, s->service, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, s->operation, -1, SQLITE_STATIC);
@@ -151,6 +205,7 @@ int trace_store_insert(struct trace_store *st, const struct trace_batch *b, char
 bad:;
     int rc = fail(st->db, "insert", err, errlen);
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    ops_seen_clear(st); /* the rolled-back rows of ops may be remembered */
     return rc;
 }
 
@@ -204,11 +259,13 @@ long trace_store_prune(struct trace_store *st, long max_spans, int64_t min_start
             if (n > 0) total += n;
         }
     }
-    if (total > 0)
+    if (total > 0) {
+        ops_seen_clear(st);
         sqlite3_exec(st->db,
                      "DELETE FROM ops WHERE NOT EXISTS (SELECT 1 FROM spans s WHERE s.service = ops.service"
                      " AND s.operation = ops.operation)",
                      NULL, NULL, NULL);
+    }
     return total;
 }
 

@@ -108,6 +108,66 @@ static int parse_count(const char *body, size_t *rejected)
 #define REQ(spans) "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[" spans "]}]}]}"
 #define TID "0123456789abcdef0123456789abcdef"
 
+/* The stored text of tricky values is what the jansson-based parser wrote
+ * (escapes, reals as "%.17g", an arrayValue as its compact JSON, bytesValue
+ * dropped), and context that comes after the spans (scope, resource) still
+ * applies to them. */
+static const char TRICKY[] =
+    "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"attributes\":[{\"value\":{\"stringValue\":\"a\\\"b\\\\c\\/d\\u00e9\\"
+    "u0001\\t\\ud83d\\ude00\"},\"key\":\"s\"},{\"key\":\"r\",\"value\":{\"doubleValue\":1e21}},{\"key\":\"h\",\"value\":{\"doubl"
+    "eValue\":0.1}},{\"key\":\"i\",\"value\":{\"intValue\":\"-42\"}},{\"key\":\"a\",\"value\":{\"arrayValue\":{\"values\":[{\"d"
+    "oubleValue\":3},{\"stringValue\":\"x\\ny\"}]}}},{\"key\":\"bytes\",\"value\":{\"bytesValue\":\"aGk=\"}}],\"traceId\":\""
+    "0123456789abcdef0123456789abcdef\",\"spanId\":\"00000000000000a1\",\"startTimeUnixNano\":\"17000000000000000"
+    "00\",\"endTimeUnixNano\":\"1700000000005000000\",\"name\":\"op\",\"status\":{\"code\":2}}],\"scope\":{\"name\":\"late-"
+    "scope\"}}],\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":\"late-svc\"}},{\"key\""
+    ":\"x\",\"value\":{\"boolValue\":true}}]}}]}";
+
+static void test_otlp_text_compat(void)
+{
+    struct trace_batch b;
+    trace_batch_init(&b);
+    size_t rej;
+    char err[256];
+    T_EQ_INT(trace_otlp_parse(TRICKY, strlen(TRICKY), &b, &rej, err, sizeof err), 0);
+    T_EQ_INT(b.n, 1);
+    T_EQ_STR(b.spans[0].service, "late-svc");
+    T_EQ_STR(b.spans[0].tags,
+             "[{\"key\":\"s\",\"type\":\"string\",\"value\":\"a\\\"b\\\\c/dé\\u0001\\t😀\"},{\"key\":\"r\",\"type\":\"float64\",\"value\":1e21}"
+    ",{\"key\":\"h\",\"type\":\"float64\",\"value\":0.10000000000000001},{\"key\":\"i\",\"type\":\"int64\",\"value\":-42},{\"k"
+    "ey\":\"a\",\"type\":\"string\",\"value\":\"{\\\"values\\\":[{\\\"doubleValue\\\":3},{\\\"stringValue\\\":\\\"x\\\\ny\\\"}]}\"},{\""
+    "key\":\"otel.status_code\",\"type\":\"string\",\"value\":\"ERROR\"},{\"key\":\"otel.scope.name\",\"type\":\"string\",\"v"
+    "alue\":\"late-scope\"},{\"key\":\"error\",\"type\":\"bool\",\"value\":true}]");
+    T_EQ_STR(b.spans[0].ptags, "[{\"key\":\"x\",\"type\":\"bool\",\"value\":true}]");
+    T_EQ_STR(b.spans[0].logs, "[]");
+    trace_batch_free(&b);
+    /* jansson refused these; so must the reader */
+    const char *bad[] = {"{\"a\":1,\"a\":2}", "{\"a\":\"\\u0000\"}", "{\"a\":01}", "{\"a\":1e999}",
+                         "{\"a\":9223372036854775808}", "{\"a\":\"\\ud800\"}", "{\"a\":1} x", "5", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        T_EQ_INT(trace_otlp_parse(bad[i], strlen(bad[i]), &b, &rej, err, sizeof err), -EINVAL);
+    T_EQ_INT(b.n, 0);
+}
+
+/* The writer takes at most so many spans per transaction, in order. */
+static void test_batch_take(void)
+{
+    struct trace_batch q, t;
+    trace_batch_init(&q);
+    trace_batch_init(&t);
+    for (int i = 0; i < 5; i++) trace_batch_add(&q)->start_us = i;
+    trace_batch_take(&t, &q, 3);
+    T_EQ_INT(t.n, 3);
+    T_EQ_INT(q.n, 2);
+    T_EQ_INT(t.spans[2].start_us, 2);
+    T_EQ_INT(q.spans[0].start_us, 3);
+    trace_batch_take(&t, &q, 3);
+    T_EQ_INT(t.n, 5);
+    T_EQ_INT(q.n, 0);
+    T_EQ_INT(t.spans[4].start_us, 4);
+    trace_batch_free(&t);
+    trace_batch_free(&q);
+}
+
 static void test_otlp_malformed(void)
 {
     size_t rej;
@@ -427,6 +487,8 @@ int main(void)
 {
     T_RUN(test_otlp_parse);
     T_RUN(test_otlp_malformed);
+    T_RUN(test_otlp_text_compat);
+    T_RUN(test_batch_take);
     T_RUN(test_jaeger_render);
     T_RUN(test_jaeger_write);
     T_RUN(test_query_parse);
