@@ -203,7 +203,8 @@ if set_version $NS 1.1.0-rc1 9090 $SNV; then
     case "$st5 $b5" in "500 "*"WriteHomeTimeline failed: runtime error: index out of range ["*) 
         ok "home-timeline-service rc1: a post mentioning 5 users fails in the fan-out" ;;
     *) not_ok "home-timeline-service rc1: 5 mentions fail" "$st5 $b5" ;; esac
-    logs_of post-storage-service | grep -q '"level":"error".*panic recovered in store_post: runtime error: index out of range \[4\] with length 4' &&
+    # deploy/NAME reads one pod: the old one while it is still terminating after the rollout.
+    wait_for "logs_of post-storage-service | grep -q '\"level\":\"error\".*panic recovered in store_post: runtime error: index out of range \\[4\\] with length 4'" 10 &&
         ok "post-storage-service logs the recovered panic at error level" ||
         not_ok "post-storage-service logs the panic" "$(logs_of post-storage-service | tail -3)"
     undo $NS 9090 $SNV && ok "rollout undo: 1.0.0 serves again" || not_ok "rollout undo to 1.0.0"
