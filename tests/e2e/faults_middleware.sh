@@ -178,10 +178,16 @@ kept_digest db-lock "$D0"
 # ---- db-connection-exhaustion: no slot for a service's new connection ----------------------------------
 D1=$(digest)
 if inject db-connection-exhaustion user-timeline-mongodb; then
-    psql_as_admin user-timeline-mongodb user_timeline \
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'user-timeline-service'" >/dev/null
-    # Its pool must reconnect now (the read load misses the cache and reads the database).
-    if wait_for "logs_of user-timeline-service | grep -qE 'remaining connection slots are reserved|too many clients'" 20; then
+    # End the service's own connections so that its pool must reconnect (the
+    # read load misses the cache and reads the database). Again until it
+    # fails: the pool may win a freed slot before the leaking client does.
+    end_pool() {
+        psql_as_admin user-timeline-mongodb user_timeline \
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'user-timeline-service'" >/dev/null
+        sleep 1
+        logs_of user-timeline-service | grep -qE 'remaining connection slots are reserved|too many clients'
+    }
+    if wait_for end_pool 30; then
         ok "user-timeline-service logs \"$(logs_of user-timeline-service | grep -oE 'remaining connection slots are reserved[^"]*|sorry, too many clients already' | tail -n 1)\""
     else
         not_ok "exhaustion symptom" "$(logs_of user-timeline-service | tail -3)"
