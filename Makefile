@@ -120,7 +120,7 @@ run: all
 # Every problem proven: the reference solution passes, doing nothing and the
 # mitigation shortcuts fail (docs/problems.md).
 validate: all
-	$(BUILD)/aiopslab validate
+	$(BUILD)/aiopslab validate --jobs 2
 
 # Every fault type end to end (the suite runs a representative subset).
 test-faults: all

@@ -1,21 +1,29 @@
 /* validate_cmd: `aiopslab validate` — prove problems on the live lab: the
  * reference solution passes, doing nothing fails, the mitigation
  * shortcuts fail (see orchestrator/validate.h). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/buf.h"
 #include "core/json.h"
+#include "core/util.h"
 #include "orchestrator/results.h"
 #include "orchestrator/validate.h"
 
 static int usage(FILE *f)
 {
     fprintf(f, "Usage: aiopslab validate [--problem ID]... [--family F] [--task T] [--app A] [--sample]\n"
-               "                         [--no-shortcuts] [--quiet]\n"
+               "                         [--no-shortcuts] [--jobs N] [--quiet]\n"
                "Every problem by default; --sample: the first variant of each family and task.\n"
                "The lab's cluster is brought up when it is not running.\n"
+               "--jobs N: N labs at once (1-8; default 1): the lab and N-1 of its own (LAB-v2 ...,\n"
+               "          removed at the end), each taking whole problem families.\n"
                "Sessions are recorded like any run's (agent validate:MODE).\n");
     return f == stdout ? 0 : 2;
 }
@@ -32,11 +40,173 @@ static void progress(void *arg, size_t index, size_t total, const struct problem
     fflush(stdout);
 }
 
+static void merge(struct validate_report *into, struct validate_report *r)
+{
+    into->problems += r->problems;
+    into->passed += r->passed;
+    into->sessions += r->sessions;
+    json_array_extend(into->failures, r->failures);
+    json_decref(r->failures);
+}
+
+/* Validate list on the lab AIOPSLAB_LAB names (its cluster brought up when
+ * needed), adding the verdicts to *rep. */
+static int validate_here(const struct problem *const *list, size_t n, int shortcuts, struct validate_report *rep)
+{
+    char err[2048], rdir[4096];
+    struct lab lab;
+    if (lab_resolve(NULL, &lab, err, sizeof err) || results_dir(rdir, sizeof rdir, err, sizeof err) ||
+        run_ensure_cluster(&lab, err, sizeof err) || lab_resolve(NULL, &lab, err, sizeof err)) {
+        fprintf(stderr, "aiopslab validate: %s\n", err);
+        return -1;
+    }
+    struct run_opts o = {.lab = &lab, .max_steps = 30, .seed = 1, .results_dir = rdir, .progress = progress,
+                         .baseline_ms = 1000 /* the pre-fault window: long enough to see the app serve cleanly */};
+    struct validate_report r;
+    if (validate_problems(&o, list, n, shortcuts, &r, err, sizeof err))
+        fprintf(stderr, "aiopslab validate: %s: %s\n", lab.name, err);
+    merge(rep, &r);
+    return 0;
+}
+
+struct job {
+    const struct problem **list;
+    size_t n;
+    double weight;
+    pid_t pid;
+    int fd;
+    char lab[LAB_NAME_MAX + 1];
+};
+
+/* Whole families to jobs, heaviest first to the lightest job (a mitigation
+ * problem is ~6 sessions of its own; read-only answers share injections). */
+static void split(const struct problem *const *list, size_t n, int shortcuts, struct job *job, int jobs)
+{
+    double *w = calloc(n + 1, sizeof *w); /* on a family's first problem: its weight, then -(its job + 1) */
+    int *to = calloc(n + 1, sizeof *to);
+    for (size_t i = 0; i < n; i++) {
+        size_t first = i;
+        for (size_t k = 0; k < i && first == i; k++)
+            if (!strcmp(list[k]->family, list[i]->family)) first = k;
+        w[first] += list[i]->task == TASK_MITIGATION ? (shortcuts ? 6 : 2) : 0.5;
+        to[i] = (int)first;
+    }
+    for (;;) { /* heaviest unassigned family -> lightest job */
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (w[i] > 0 && (best == n || w[i] > w[best])) best = i;
+        if (best == n) break;
+        int j = 0;
+        for (int k = 1; k < jobs; k++)
+            if (job[k].weight < job[j].weight) j = k;
+        job[j].weight += w[best];
+        w[best] = -(double)(j + 1); /* this family's job */
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct job *jb = &job[(int)(-w[to[i]]) - 1];
+        jb->list[jb->n++] = list[i];
+    }
+    free(w);
+    free(to);
+}
+
+static int run_job(struct job *j, int shortcuts)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC)) return -1; /* the labs the job brings up must not keep it open */
+    fflush(stdout);
+    fflush(stderr);
+    j->pid = fork();
+    if (j->pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (j->pid == 0) {
+        close(p[0]);
+        setenv("AIOPSLAB_LAB", j->lab, 1);
+        struct validate_report r = {.failures = json_array()};
+        int rc = validate_here(j->list, j->n, shortcuts, &r);
+        json_t *out = json_pack("{s:I, s:I, s:I, s:O}", "problems", (json_int_t)r.problems, "passed",
+                                (json_int_t)r.passed, "sessions", (json_int_t)r.sessions, "failures", r.failures);
+        json_dumpfd(out, p[1], JSON_COMPACT);
+        fflush(stdout);
+        _exit(rc ? 1 : 0);
+    }
+    close(p[1]);
+    j->fd = p[0];
+    return 0;
+}
+
+/* A job's verdicts; a job that ended without them fails all its problems. */
+static void collect(struct job *j, struct validate_report *rep)
+{
+    struct buf b;
+    buf_init(&b, 64u << 20);
+    char chunk[65536];
+    ssize_t got;
+    while ((got = read(j->fd, chunk, sizeof chunk)) > 0 || (got < 0 && errno == EINTR))
+        if (got > 0) buf_append(&b, chunk, (size_t)got);
+    close(j->fd);
+    int status = 0;
+    while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR) {}
+    json_t *r = b.len ? json_loadb(b.data, b.len, 0, NULL) : NULL;
+    buf_free(&b);
+    if (!r) {
+        fprintf(stderr, "aiopslab validate: lab %s ended without its verdicts (status %d)\n", j->lab, status);
+        rep->problems += j->n;
+        return;
+    }
+    struct validate_report one = {(size_t)json_path_int(r, "problems", 0), (size_t)json_path_int(r, "passed", 0),
+                                  (size_t)json_path_int(r, "sessions", 0),
+                                  json_incref(json_object_get(r, "failures"))};
+    if (!one.failures) one.failures = json_array();
+    merge(rep, &one);
+    json_decref(r);
+}
+
+/* jobs labs at once: this one and LAB-v2 ... (brought up for the run and
+ * purged after it). 0, or -1 when no lab could run. */
+static int validate_jobs(const struct problem *const *list, size_t n, int shortcuts, int jobs,
+                         struct validate_report *rep)
+{
+    if (jobs <= 1) return validate_here(list, n, shortcuts, rep);
+    const char *base = getenv("AIOPSLAB_LAB");
+    if (!base || !*base) base = "default";
+    struct job job[8] = {{0}};
+    for (int k = 0; k < jobs; k++) {
+        job[k].list = calloc(n + 1, sizeof *job[k].list);
+        if (k == 0) snprintf(job[k].lab, sizeof job[k].lab, "%s", base);
+        else snprintf(job[k].lab, sizeof job[k].lab, "%.*s-v%d", LAB_NAME_MAX - 3, base, k + 1);
+    }
+    split(list, n, shortcuts, job, jobs);
+    int started = 0;
+    for (int k = 0; k < jobs; k++) {
+        if (!job[k].n) continue;
+        if (run_job(&job[k], shortcuts)) {
+            fprintf(stderr, "aiopslab validate: cannot start the job of lab %s: %s\n", job[k].lab, strerror(errno));
+            rep->problems += job[k].n;
+            job[k].n = 0;
+        } else started++;
+    }
+    for (int k = 0; k < jobs; k++)
+        if (job[k].n) collect(&job[k], rep);
+    for (int k = 1; k < jobs; k++) {
+        struct lab lab;
+        char err[2048];
+        if (job[k].n && (lab_resolve(job[k].lab, &lab, err, sizeof err) || run_purge_cluster(&lab, err, sizeof err)))
+            fprintf(stderr, "aiopslab validate: %s\n", err);
+    }
+    for (int k = 0; k < jobs; k++) free(job[k].list);
+    return started ? 0 : -1;
+}
+
 int cli_validate(int argc, char **argv)
 {
     const char *ids[256], *family = NULL, *task = NULL, *app = NULL;
     size_t nids = 0;
     int sample = 0, shortcuts = 1;
+    long jobs = 1;
     quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -48,7 +218,12 @@ int cli_validate(int argc, char **argv)
         else if (v && !strcmp(a, "--family")) family = argv[++i];
         else if (v && !strcmp(a, "--task")) task = argv[++i];
         else if (v && !strcmp(a, "--app")) app = argv[++i];
-        else {
+        else if (v && !strcmp(a, "--jobs")) {
+            if (parse_long(argv[++i], 1, 8, &jobs)) {
+                fprintf(stderr, "aiopslab validate: --jobs wants a number from 1 to 8\n");
+                return 2;
+            }
+        } else {
             fprintf(stderr, "aiopslab validate: unexpected argument \"%s\"\n", a);
             return usage(stderr);
         }
@@ -58,7 +233,7 @@ int cli_validate(int argc, char **argv)
         fprintf(stderr, "aiopslab validate: unknown task \"%s\"\n", task);
         return 2;
     }
-    char dir[4096], err[2048], rdir[4096];
+    char dir[4096], err[2048];
     struct problem_set set;
     if (problems_dir(dir, sizeof dir) || problems_load(dir, &set, err, sizeof err)) {
         fprintf(stderr, "aiopslab validate: %s\n", err);
@@ -79,23 +254,13 @@ int cli_validate(int argc, char **argv)
         if (pick) list[n++] = p;
     }
     int rc = 1;
-    struct lab lab;
-    struct validate_report rep = {0};
+    struct validate_report rep = {.failures = json_array()};
     if (!n) {
         fprintf(stderr, "aiopslab validate: no problem matches\n");
         goto out;
     }
-    if (lab_resolve(NULL, &lab, err, sizeof err) || results_dir(rdir, sizeof rdir, err, sizeof err) ||
-        run_ensure_cluster(&lab, err, sizeof err) || lab_resolve(NULL, &lab, err, sizeof err)) {
-        fprintf(stderr, "aiopslab validate: %s\n", err);
-        goto out;
-    }
-    struct run_opts o = {.lab = &lab, .max_steps = 30, .seed = 1, .results_dir = rdir, .progress = progress,
-                         .baseline_ms = 1000 /* the pre-fault window: long enough to see the app serve cleanly */};
     if (!quiet) printf("aiopslab validate: %zu problems%s\n", n, shortcuts ? "" : " (no shortcuts)");
-    if (validate_problems(&o, list, n, shortcuts, &rep, err, sizeof err)) {
-        fprintf(stderr, "aiopslab validate: %s\n", err);
-    }
+    if (validate_jobs(list, n, shortcuts, (int)jobs, &rep)) goto out;
     size_t i;
     json_t *f;
     json_array_foreach(rep.failures, i, f)

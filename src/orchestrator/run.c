@@ -79,17 +79,28 @@ static int deploy(const struct run_opts *o, const char *app, char *err, size_t e
     return 0;
 }
 
-int run_ensure_cluster(const struct lab *lab, char *err, size_t errlen)
+/* `aiopslab --lab NAME cluster VERB [ARG]`: 0, or -1 with its output in err. */
+static int cluster_cmd(const struct lab *lab, const char *verb, const char *arg, char *err, size_t errlen)
 {
     char exe[PATH_MAX];
-    char *argv[] = {(char *)exe_path(exe, sizeof exe), "--lab", (char *)lab->name, "cluster", "up", NULL};
+    char *argv[] = {(char *)exe_path(exe, sizeof exe), "--lab", (char *)lab->name, "cluster", (char *)verb, (char *)arg,
+                    NULL};
     struct buf out;
     buf_init(&out, 64 * 1024);
     struct runcmd_result r;
     int rc = runcmd(argv, NULL, NULL, 120000, 8192, NULL, NULL, &out, &r);
-    if (rc || r.status) snprintf(err, errlen, "cluster up failed: %.*s", (int)(out.len < 2000 ? out.len : 2000), out.data ? out.data : "");
+    if (rc || r.status)
+        snprintf(err, errlen, "cluster %s failed: %.*s", verb, (int)(out.len < 2000 ? out.len : 2000),
+                 out.data ? out.data : "");
     buf_free(&out);
     return rc || r.status ? -1 : 0;
+}
+
+int run_ensure_cluster(const struct lab *lab, char *err, size_t errlen) { return cluster_cmd(lab, "up", NULL, err, errlen); }
+
+int run_purge_cluster(const struct lab *lab, char *err, size_t errlen)
+{
+    return cluster_cmd(lab, "down", "--purge", err, errlen);
 }
 
 struct relay {

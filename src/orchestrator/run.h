@@ -49,6 +49,8 @@ void run_select_default(const char *dir, const struct problem_set *all, const st
                         size_t max);
 /* `aiopslab cluster up` for lab (a running cluster is left as it is). 0 or -1 with err. */
 int run_ensure_cluster(const struct lab *lab, char *err, size_t errlen);
+/* Stop the lab's cluster and remove its data (`cluster down --purge`). */
+int run_purge_cluster(const struct lab *lab, char *err, size_t errlen);
 /* Pose each problem in order; *records gets an array of session records
  * (new reference). 0, or -1 with err when the lab failed. */
 int run_problems(const struct run_opts *o, const struct problem *const *list, size_t n, json_t **records, char *err,
