@@ -23,7 +23,8 @@ static int usage(FILE *f)
                "Every problem by default; --sample: the first variant of each family and task.\n"
                "The lab's cluster is brought up when it is not running.\n"
                "--jobs N: N labs at once (1-8; default 1): the lab and N-1 of its own (LAB-v2 ...,\n"
-               "          removed at the end), each taking whole problem families.\n"
+               "          removed at the end), each taking whole apps (or whole problem families\n"
+               "          when there are fewer apps than labs).\n"
                "Sessions are recorded like any run's (agent validate:MODE).\n");
     return f == stdout ? 0 : 2;
 }
@@ -78,20 +79,29 @@ struct job {
     char lab[LAB_NAME_MAX + 1];
 };
 
-/* Whole families to jobs, heaviest first to the lightest job (a mitigation
- * problem is ~6 sessions of its own; read-only answers share injections). */
+/* Problems to jobs in whole units, heaviest unit first to the lightest job
+ * (a mitigation problem is ~6 sessions of its own; read-only answers share
+ * injections). A unit is an app when there are at least as many apps as
+ * jobs (a lab then runs one app), else a problem family. */
 static void split(const struct problem *const *list, size_t n, int shortcuts, struct job *job, int jobs)
 {
-    double *w = calloc(n + 1, sizeof *w); /* on a family's first problem: its weight, then -(its job + 1) */
+    size_t apps = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < i && list[k]->app != list[i]->app) k++;
+        apps += k == i;
+    }
+    int by_app = apps >= (size_t)jobs;
+    double *w = calloc(n + 1, sizeof *w); /* on a unit's first problem: its weight, then -(its job + 1) */
     int *to = calloc(n + 1, sizeof *to);
     for (size_t i = 0; i < n; i++) {
         size_t first = i;
         for (size_t k = 0; k < i && first == i; k++)
-            if (!strcmp(list[k]->family, list[i]->family)) first = k;
+            if (by_app ? list[k]->app == list[i]->app : !strcmp(list[k]->family, list[i]->family)) first = k;
         w[first] += list[i]->task == TASK_MITIGATION ? (shortcuts ? 6 : 2) : 0.5;
         to[i] = (int)first;
     }
-    for (;;) { /* heaviest unassigned family -> lightest job */
+    for (;;) { /* heaviest unassigned unit -> lightest job */
         size_t best = n;
         for (size_t i = 0; i < n; i++)
             if (w[i] > 0 && (best == n || w[i] > w[best])) best = i;
@@ -100,7 +110,7 @@ static void split(const struct problem *const *list, size_t n, int shortcuts, st
         for (int k = 1; k < jobs; k++)
             if (job[k].weight < job[j].weight) j = k;
         job[j].weight += w[best];
-        w[best] = -(double)(j + 1); /* this family's job */
+        w[best] = -(double)(j + 1);
     }
     for (size_t i = 0; i < n; i++) {
         struct job *jb = &job[(int)(-w[to[i]]) - 1];
