@@ -73,52 +73,10 @@ static int validate_here(const struct problem *const *list, size_t n, int shortc
 struct job {
     const struct problem **list;
     size_t n;
-    double weight;
     pid_t pid;
     int fd;
     char lab[LAB_NAME_MAX + 1];
 };
-
-/* Problems to jobs in whole units, heaviest unit first to the lightest job
- * (a mitigation problem is ~6 sessions of its own; read-only answers share
- * injections). A unit is an app when there are at least as many apps as
- * jobs (a lab then runs one app), else a problem family. */
-static void split(const struct problem *const *list, size_t n, int shortcuts, struct job *job, int jobs)
-{
-    size_t apps = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t k = 0;
-        while (k < i && list[k]->app != list[i]->app) k++;
-        apps += k == i;
-    }
-    int by_app = apps >= (size_t)jobs;
-    double *w = calloc(n + 1, sizeof *w); /* on a unit's first problem: its weight, then -(its job + 1) */
-    int *to = calloc(n + 1, sizeof *to);
-    for (size_t i = 0; i < n; i++) {
-        size_t first = i;
-        for (size_t k = 0; k < i && first == i; k++)
-            if (by_app ? list[k]->app == list[i]->app : !strcmp(list[k]->family, list[i]->family)) first = k;
-        w[first] += list[i]->task == TASK_MITIGATION ? (shortcuts ? 6 : 2) : 0.5;
-        to[i] = (int)first;
-    }
-    for (;;) { /* heaviest unassigned unit -> lightest job */
-        size_t best = n;
-        for (size_t i = 0; i < n; i++)
-            if (w[i] > 0 && (best == n || w[i] > w[best])) best = i;
-        if (best == n) break;
-        int j = 0;
-        for (int k = 1; k < jobs; k++)
-            if (job[k].weight < job[j].weight) j = k;
-        job[j].weight += w[best];
-        w[best] = -(double)(j + 1);
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct job *jb = &job[(int)(-w[to[i]]) - 1];
-        jb->list[jb->n++] = list[i];
-    }
-    free(w);
-    free(to);
-}
 
 static int run_job(struct job *j, int shortcuts)
 {
@@ -183,13 +141,16 @@ static int validate_jobs(const struct problem *const *list, size_t n, int shortc
     if (jobs <= 1) return validate_here(list, n, shortcuts, rep);
     const char *base = getenv("AIOPSLAB_LAB");
     if (!base || !*base) base = "default";
-    struct job job[8] = {{0}};
+    struct job job[VALIDATE_JOBS_MAX] = {{0}};
     for (int k = 0; k < jobs; k++) {
         job[k].list = calloc(n + 1, sizeof *job[k].list);
         if (k == 0) snprintf(job[k].lab, sizeof job[k].lab, "%s", base);
         else snprintf(job[k].lab, sizeof job[k].lab, "%.*s-v%d", LAB_NAME_MAX - 3, base, k + 1);
     }
-    split(list, n, shortcuts, job, jobs);
+    int *to = calloc(n + 1, sizeof *to);
+    validate_split(list, n, shortcuts, jobs, to);
+    for (size_t i = 0; i < n; i++) job[to[i]].list[job[to[i]].n++] = list[i];
+    free(to);
     int started = 0;
     for (int k = 0; k < jobs; k++) {
         if (!job[k].n) continue;
@@ -229,7 +190,7 @@ int cli_validate(int argc, char **argv)
         else if (v && !strcmp(a, "--task")) task = argv[++i];
         else if (v && !strcmp(a, "--app")) app = argv[++i];
         else if (v && !strcmp(a, "--jobs")) {
-            if (parse_long(argv[++i], 1, 8, &jobs)) {
+            if (parse_long(argv[++i], 1, VALIDATE_JOBS_MAX, &jobs)) {
                 fprintf(stderr, "aiopslab validate: --jobs wants a number from 1 to 8\n");
                 return 2;
             }

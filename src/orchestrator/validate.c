@@ -190,3 +190,39 @@ void validate_sample(const struct problem_set *all, const struct problem **out, 
         if (!seen) out[(*n)++] = p;
     }
 }
+
+void validate_split(const struct problem *const *list, size_t n, int shortcuts, int jobs, int *job_of)
+{
+    size_t apps = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < i && list[k]->app != list[i]->app) k++;
+        apps += k == i;
+    }
+    int by_app = apps >= (size_t)jobs;
+    double *w = xcalloc(n + 1, sizeof *w); /* on a unit's first problem: its weight */
+    size_t *first = xcalloc(n + 1, sizeof *first);
+    for (size_t i = 0; i < n; i++) {
+        first[i] = i;
+        for (size_t k = 0; k < i && first[i] == i; k++)
+            if (by_app ? list[k]->app == list[i]->app : !strcmp(list[k]->family, list[i]->family)) first[i] = k;
+        w[first[i]] += list[i]->task == TASK_MITIGATION ? (shortcuts ? 6 : 2) : 0.5;
+    }
+    double load[VALIDATE_JOBS_MAX] = {0};
+    if (jobs > VALIDATE_JOBS_MAX) jobs = VALIDATE_JOBS_MAX;
+    for (;;) { /* the heaviest unit left -> the lightest job */
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (w[i] > 0 && (best == n || w[i] > w[best])) best = i;
+        if (best == n) break;
+        int j = 0;
+        for (int k = 1; k < jobs; k++)
+            if (load[k] < load[j]) j = k;
+        load[j] += w[best];
+        w[best] = 0;
+        job_of[best] = j;
+    }
+    for (size_t i = 0; i < n; i++) job_of[i] = job_of[first[i]];
+    free(w);
+    free(first);
+}

@@ -31,6 +31,13 @@ struct validate_report {
  * err when the lab failed; the verdicts are in *rep. */
 int validate_problems(struct run_opts *o, const struct problem *const *list, size_t n, int shortcuts,
                       struct validate_report *rep, char *err, size_t errlen);
+/* Problems to jobs (labs run at once, at most VALIDATE_JOBS_MAX): job_of[i]
+ * in [0, jobs) for list[i]. Whole units, the heaviest first to the
+ * lightest job (a mitigation problem weighs its six sessions; read-only
+ * answers share injections). A unit is an app when there are at least as
+ * many apps as jobs (a lab then runs one app), else a problem family. */
+#define VALIDATE_JOBS_MAX 8
+void validate_split(const struct problem *const *list, size_t n, int shortcuts, int jobs, int *job_of);
 /* One problem per fault family and task, the first variant. */
 void validate_sample(const struct problem_set *all, const struct problem **out, size_t *n);
 
