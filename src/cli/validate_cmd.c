@@ -95,6 +95,7 @@ static int run_job(struct job *j, int shortcuts)
         setenv("AIOPSLAB_LAB", j->lab, 1);
         struct validate_report r = {.failures = json_array()};
         int rc = validate_here(j->list, j->n, shortcuts, &r);
+        if (rc) r.problems = j->n; /* its lab did not start: every problem of the job fails */
         json_t *out = json_pack("{s:I, s:I, s:I, s:O}", "problems", (json_int_t)r.problems, "passed",
                                 (json_int_t)r.passed, "sessions", (json_int_t)r.sessions, "failures", r.failures);
         json_dumpfd(out, p[1], JSON_COMPACT);
