@@ -4,10 +4,12 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -91,12 +93,16 @@ int lab_init(struct lab *lab, int net_hint, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create %s: %s", lab->dir, strerror(-rc));
         return rc;
     }
-    int net = net_hint;
+    int net = net_hint, lock = -1;
     if (!net) {
-        /* First /16 not taken by another lab under the same home. */
-        char labs[PATH_MAX];
+        /* First /16 not taken by another lab under the same home; labs that
+         * start at the same moment (validate --jobs) choose one at a time. */
+        char labs[PATH_MAX], lockpath[PATH_MAX + 16];
         snprintf(labs, sizeof labs, "%s", lab->dir);
         *strrchr(labs, '/') = '\0';
+        snprintf(lockpath, sizeof lockpath, "%s/.net.lock", labs);
+        lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock >= 0) flock(lock, LOCK_EX);
         int used[256] = {0};
         DIR *d = opendir(labs);
         struct dirent *e;
@@ -111,6 +117,7 @@ int lab_init(struct lab *lab, int net_hint, char *err, size_t errlen)
         for (net = 100; net < 250 && (used[net] || net_busy(net)); net++) {}
     }
     if (net < 2 || net > 254) {
+        if (lock >= 0) close(lock);
         snprintf(err, errlen, "lab network 127.%d.0.0/16 is out of range (2-254)", net);
         return -EINVAL;
     }
@@ -118,6 +125,7 @@ int lab_init(struct lab *lab, int net_hint, char *err, size_t errlen)
     snprintf(path, sizeof path, "%s/lab.json", lab->dir);
     int n = snprintf(json, sizeof json, "{\"name\":\"%s\",\"net\":%d}\n", lab->name, net);
     rc = write_file_atomic(path, json, (size_t)n);
+    if (lock >= 0) close(lock); /* the choice is on disk: the next lab sees it */
     if (rc) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
         return rc;
