@@ -81,13 +81,20 @@ static json_t *digest_store(struct fault_ctx *c, const char *deployment)
     PGresult *dbs = pg ? mwf_pg_query(c, pg, "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
                                              " ORDER BY 1", 0, NULL)
                        : NULL;
-    /* The cluster's identity: initdb gives every new data directory a new
-     * one, so a store that was recreated (its pod replaced with an empty
-     * volume, then seeded again) is told from one that kept its data even
-     * when the workload has since refilled its tables past their old counts. */
-    PGresult *id = dbs ? mwf_pg_query(c, pg, "SELECT system_identifier::text FROM pg_control_system()", 0, NULL) : NULL;
+    /* The cluster's identity, so that a store that was recreated (its pod
+     * replaced with an empty volume, then seeded again) is told from one
+     * that kept its data even when the workload has since refilled its
+     * tables past their old counts: initdb's system identifier, and the
+     * incarnation aiopslab-postgres writes on the database "postgres" (its
+     * clusters are copies of one template, sharing an identifier). */
+    PGresult *id = dbs ? mwf_pg_query(c, pg,
+                                      "SELECT system_identifier::text || coalesce(' ' || shobj_description(d.oid, "
+                                      "'pg_database'), '') FROM pg_control_system(), pg_database d "
+                                      "WHERE d.datname = 'postgres'",
+                                      0, NULL)
+                       : NULL;
     if (dbs && id && PQntuples(id) == 1) {
-        json_t *res = json_pack("{s:s}", "system_identifier", PQgetvalue(id, 0, 0));
+        json_t *res = json_pack("{s:s}", "identity", PQgetvalue(id, 0, 0));
         for (int i = 0; res && i < PQntuples(dbs); i++) {
             json_t *d = digest_db(c, &s, PQgetvalue(dbs, i, 0));
             if (d) json_object_set_new(res, PQgetvalue(dbs, i, 0), d);

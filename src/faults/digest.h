@@ -5,11 +5,13 @@
  * primary-key order, read as the store's superuser.
  *
  *   {"namespace": NS,
- *    "stores": {"DEPLOYMENT": {"system_identifier": "...",
+ *    "stores": {"DEPLOYMENT": {"identity": "...",
  *                              "DATABASE": {"SCHEMA.TABLE": {"rows": N, "md5": "..."}}}}}
  *
- * system_identifier is the PostgreSQL cluster's (pg_control_system()): a
- * new one means the store's data directory was created anew.
+ * identity is the PostgreSQL cluster's system identifier (pg_control_system())
+ * and the incarnation aiopslab-postgres writes as the comment of the database
+ * "postgres" at initialisation: a new one means the store's data directory
+ * was created anew.
  *
  * A store that cannot be read makes the whole digest fail (a partial one
  * would compare equal to nothing and prove nothing). */

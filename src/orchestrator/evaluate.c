@@ -82,11 +82,11 @@ static void data_lost(const json_t *before, const json_t *after, json_t *out)
     json_object_foreach(json_object_get((json_t *)before, "stores"), store, dbs)
     {
         const json_t *now_store = json_object_get(json_object_get((json_t *)after, "stores"), store);
-        const char *was_id = json_string_value(json_object_get(dbs, "system_identifier"));
-        const char *now_id = json_string_value(json_object_get(now_store, "system_identifier"));
+        const char *was_id = json_string_value(json_object_get(dbs, "identity"));
+        const char *now_id = json_string_value(json_object_get(now_store, "identity"));
         if (was_id && now_id && strcmp(was_id, now_id)) {
-            json_array_append_new(out, json_sprintf("%s: its database was created anew (system identifier %s, "
-                                                    "%s before the fault): the data it held is lost",
+            json_array_append_new(out, json_sprintf("%s: its database was created anew (\"%s\", \"%s\" before the "
+                                                    "fault): the data it held is lost",
                                                     store, now_id, was_id));
             continue;
         }
