@@ -24,6 +24,7 @@
 
 #define FLAGS_KEY "flags.json"
 #define BASELINE_MS 400
+#define PER_REQUEST_BASELINE_MS 1500 /* long enough for >= 5 requests at the workloads' rates */
 
 /* ---- feature flags ------------------------------------------------------------ */
 
@@ -128,15 +129,23 @@ static int ff_inject(struct fault_ctx *c)
     json_object_set_new(c->state, "saved", json_string(text));
     json_object_set_new(c->state, "previous", prev ? json_deep_copy(prev) : json_null());
     json_decref(obj);
-    /* Baselines: the Service's traffic (mesh) and the service's own metrics. */
-    struct fault_pod_sample ps;
-    if (fault_mesh_baseline(c, c->target, BASELINE_MS) || fault_pod_metrics(c, c->target, &ps)) {
+    /* Baselines: the Service's traffic (mesh) and the service's own metrics,
+     * at the start and the end of the mesh's window: the store operations
+     * per request just before the fault (a pod's lifetime average still
+     * carries its cold cache's first minutes). */
+    struct fault_pod_sample p0, ps;
+    int per_req = kind == FF_SLOW_PATH || kind == FF_CACHE_FAILURE;
+    if (fault_pod_metrics(c, c->target, &p0) ||
+        fault_mesh_baseline(c, c->target, per_req ? PER_REQUEST_BASELINE_MS : BASELINE_MS) ||
+        fault_pod_metrics(c, c->target, &ps)) {
         json_decref(root);
         return -1;
     }
-    json_object_set_new(c->state, "pods", json_pack("{s:f, s:f, s:f, s:f, s:f}", "requests", ps.requests, "dbOps",
-                                                     ps.db_ops, "cacheOps", ps.cache_ops, "cpu", ps.cpu_seconds,
-                                                     "rss", ps.rss_bytes));
+    json_object_set_new(c->state, "pods",
+                        json_pack("{s:f, s:f, s:f, s:f, s:f, s:{s:f, s:f, s:f}}", "requests", ps.requests, "dbOps",
+                                  ps.db_ops, "cacheOps", ps.cache_ops, "cpu", ps.cpu_seconds, "rss", ps.rss_bytes,
+                                  "window", "requests", ps.requests - p0.requests, "dbOps", ps.db_ops - p0.db_ops,
+                                  "cacheOps", ps.cache_ops - p0.cache_ops));
     long long value = fault_param_int(c, FF_PARAM[kind]);
     json_object_set_new(flags, flag,
                         json_pack("{s:s, s:{s:I, s:i}, s:s}", "state", "ENABLED", "variants", "on", (json_int_t)value,
@@ -196,7 +205,13 @@ static int per_request(struct fault_ctx *c, int cache_only, double *since, doubl
     double reqs = s.requests - r0;
     if (reqs < 5) return 0;
     *since = (o - o0) / reqs;
-    *before = r0 > 0 ? o0 / r0 : 0;
+    /* Before: the window just before the fault, or with too few requests
+     * in it, the pod's lifetime. */
+    const json_t *w = json_object_get(b, "window");
+    double wr = json_number_value(json_object_get(w, "requests"));
+    double wc = json_number_value(json_object_get(w, "cacheOps")), wd = json_number_value(json_object_get(w, "dbOps"));
+    if (wr >= 5) *before = (cache_only ? wc : wc + wd) / wr;
+    else *before = r0 > 0 ? o0 / r0 : 0;
     return 1;
 }
 
