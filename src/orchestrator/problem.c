@@ -40,13 +40,13 @@ static const struct app_info APPS[] = {
      "Create text post (optional media: image, video, shortened URL, user tag); read post; read entire user "
      "timeline; receive recommendations on which users to follow; search database for user or post; register/login "
      "using user credentials; follow/unfollow user",
-     "nginx-thrift", 8080},
+     "nginx-thrift", 8080, 0},
     {"hotel-reservation", "test-hotel-reservation",
      "Hotel Reservation is an application built with microservices that talk to each other over HTTP/JSON "
      "(DeathStarBench's HotelReservation), with PostgreSQL and memcached.",
      "Search for hotels by location and dates; get recommendations (distance, rate, price); user login; make a "
      "reservation",
-     "frontend", 5000},
+     "frontend", 5000, 1},
 };
 
 const struct app_info *app_find(const char *name)

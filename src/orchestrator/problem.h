@@ -27,6 +27,8 @@ struct app_info {
     const char *operations;  /* supported operations, for the prompt */
     const char *frontend;    /* Service name of its entry point */
     int port;                /* its port */
+    int services_seed;       /* its services seed their stores when they start: a store replaced alone
+                              * comes back empty under them (DeathStarBench's HotelReservation) */
 };
 const struct app_info *app_find(const char *name);
 

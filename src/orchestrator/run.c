@@ -60,23 +60,29 @@ static const char *exe_dir(char *out, size_t n)
 }
 
 /* `aiopslab deploy APP` (it applies the manifests and waits for readiness;
- * an app already healthy comes back unchanged within a second). */
-static int deploy(const struct run_opts *o, const char *app, char *err, size_t errlen)
+ * an app already healthy comes back unchanged within a second), or
+ * `aiopslab undeploy APP`. */
+static int deploy_verb(const struct run_opts *o, const char *verb, const char *app, char *err, size_t errlen)
 {
     char exe[PATH_MAX];
-    char *argv[] = {(char *)exe_path(exe, sizeof exe), "--lab", (char *)o->lab->name, "deploy", (char *)app, NULL};
+    char *argv[] = {(char *)exe_path(exe, sizeof exe), "--lab", (char *)o->lab->name, (char *)verb, (char *)app, NULL};
     struct buf out;
     buf_init(&out, 64 * 1024);
     struct runcmd_result r;
     int rc = runcmd(argv, NULL, NULL, 300000, 8192, NULL, NULL, &out, &r);
     if (rc || r.status) {
         size_t keep = out.len < 2000 ? out.len : 2000; /* the reason is at the end */
-        snprintf(err, errlen, "deploy %s failed: %.*s", app, (int)keep, out.data ? out.data + out.len - keep : "");
+        snprintf(err, errlen, "%s %s failed: %.*s", verb, app, (int)keep, out.data ? out.data + out.len - keep : "");
         buf_free(&out);
         return -1;
     }
     buf_free(&out);
     return 0;
+}
+
+static int deploy(const struct run_opts *o, const char *app, char *err, size_t errlen)
+{
+    return deploy_verb(o, "deploy", app, err, errlen);
 }
 
 /* `aiopslab --lab NAME cluster VERB [ARG]`: 0, or -1 with its output in err. */
@@ -200,15 +206,16 @@ int run_problems(const struct run_opts *o, const struct problem *const *list, si
             json_array_append_new(*records, rec);
             int a = !rc && o->after ? o->after(o->after_arg, i + k, list[i + k], rec, err, errlen) : 0;
             if (a < 0) rc = -1;
-            if (a > 0) again = 1;
+            if (a > again) again = a;
             rl.index = i + k;
             rl.p = list[i + k];
             relay_progress(&rl, "done", json_path_str(rec, "status", ""));
         }
         if (again && !rc) { /* the manifests again: what a shortcut deleted or scaled down comes back,
-                             * stores whose pods were deleted start from their seed */
+                             * stores whose pods were deleted start from their seed; or the app afresh */
             relay_progress(&rl, "redeploy", p->app->name);
-            if (deploy(o, p->app->name, err, errlen)) rc = -1;
+            if ((again > 1 && deploy_verb(o, "undeploy", p->app->name, err, errlen)) || deploy(o, p->app->name, err, errlen))
+                rc = -1;
             redeployed = 1; /* the next session's pre-fault window waits for a clean service */
         }
     }

@@ -30,8 +30,11 @@ struct run_opts {
     int (*make_agent)(void *arg, size_t index, const struct problem *p, struct agent *out, char *err, size_t errlen);
     void *make_agent_arg;
     /* Called after each session with its record (borrowed): 0 to go on, 1
-     * when the app must be deployed afresh (validation's shortcuts delete
-     * pods and their data), -1 with err to stop. */
+     * when the app's manifests must be applied again (validation's
+     * shortcuts delete or scale away what they touch), 2 when the app must
+     * be undeployed and deployed afresh (a store replaced alone comes back
+     * empty, and services seed their stores only when they start), -1 with
+     * err to stop. */
     int (*after)(void *arg, size_t index, const struct problem *p, json_t *record, char *err, size_t errlen);
     void *after_arg;
     /* NULL: one injection per session. Else 1 when entry j may join the

@@ -9,7 +9,10 @@
  *              deleting its Deployment, deleting every pod of the
  *              namespace, restarting every Deployment. The app's manifests
  *              are applied again after each (they break it on purpose;
- *              stores whose pods were deleted start again from their seed).
+ *              where services seed their stores only when they start
+ *              (HotelReservation), after a shortcut that replaced stores
+ *              (every pod deleted or restarted, a store target deleted or
+ *              scaled away) the app is undeployed and deployed afresh).
  * A fault that does not take makes its sessions void, and the problem
  * fails validation. */
 #ifndef ORCHESTRATOR_VALIDATE_H
