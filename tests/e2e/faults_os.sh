@@ -258,9 +258,10 @@ store_faults() { # NS STORE KIND APP-NAME TYPES...
             # The fault's process dies uncleanly: its strace gets SIGTERM
             # (PDEATHSIG) and detaches; recover --all still ends every
             # tracer and leaves no process of the store traced.
-            # (between two runs of the crash loop nothing is traced: wait for the next)
+            # (between two runs of the crash loop nothing is traced, and a run
+            # is short: wait through several restarts of the back-off)
             tracers="$AIOPSLAB_HOME/tracers"
-            wait_for '[ -n "$(traced_by "$LABDIR/faults/io-tracers-$id")" ]' 45 &&
+            wait_for '[ -n "$(traced_by "$LABDIR/faults/io-tracers-$id")" ]' 90 &&
                 ok "io-errors: the store's processes are traced (TracerPid)" ||
                 not_ok "io-errors: traced" "$(cat "$LABDIR/faults/io-tracers-$id" 2>&1)"
             cp "$LABDIR/faults/io-tracers-$id" "$tracers" 2>/dev/null
