@@ -464,6 +464,15 @@ int jr_array(struct jread *r)
     return 0;
 }
 
+int jr_enter_array(struct jread *r)
+{
+    if (jr_peek(r) != JR_ARRAY) {
+        jr_value(r, NULL);
+        return 0;
+    }
+    return jr_array(r) == 0;
+}
+
 int jr_more(struct jread *r)
 {
     if (r->failed) return -1;

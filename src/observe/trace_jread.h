@@ -58,6 +58,8 @@ int jr_object(struct jread *r);
 int jr_key(struct jread *r, struct jstr *key);
 /* Enter an array ('[' next). Then jr_more until it returns 0. */
 int jr_array(struct jread *r);
+/* Enter an array, or skip a value of any other kind: 1 when entered. */
+int jr_enter_array(struct jread *r);
 /* 1 when another element follows (read it next), 0 after the closing ']'. */
 int jr_more(struct jread *r);
 /* A string value, decoded and appended to out. 0 or -1. */

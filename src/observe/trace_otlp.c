@@ -318,11 +318,7 @@ static void read_attrs(struct otlp *o, struct jstr *dst, int *count, const char 
                        struct jstr *service)
 {
     struct jread *r = &o->r;
-    if (jr_peek(r) != JR_ARRAY) {
-        jr_value(r, NULL);
-        return;
-    }
-    jr_array(r);
+    if (!jr_enter_array(r)) return;
     for (size_t i = 0; jr_more(r) == 1; i++) {
         if (jr_peek(r) != JR_OBJECT || (i >= TRACE_ATTRS_MAX && !service)) {
             jr_value(r, NULL);
@@ -360,11 +356,7 @@ static void read_attrs(struct otlp *o, struct jstr *dst, int *count, const char 
 static void read_events(struct otlp *o, int *nlogs)
 {
     struct jread *r = &o->r;
-    if (jr_peek(r) != JR_ARRAY) {
-        jr_value(r, NULL);
-        return;
-    }
-    jr_array(r);
+    if (!jr_enter_array(r)) return;
     for (size_t i = 0; jr_more(r) == 1; i++) {
         if (i >= TRACE_EVENTS_MAX || jr_peek(r) != JR_OBJECT) {
             jr_value(r, NULL);
@@ -521,11 +513,7 @@ static void read_spans(struct otlp *o)
 static void read_scopes(struct otlp *o)
 {
     struct jread *r = &o->r;
-    if (jr_peek(r) != JR_ARRAY) {
-        jr_value(r, NULL);
-        return;
-    }
-    jr_array(r);
+    if (!jr_enter_array(r)) return;
     while (jr_more(r) == 1) {
         if (jr_peek(r) != JR_OBJECT) {
             jr_value(r, NULL);
