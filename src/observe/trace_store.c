@@ -27,28 +27,60 @@ struct op_seen {
     size_t len;
 };
 
-struct trace_store {
-    sqlite3 *db;
-    sqlite3_stmt *ins_span, *ins_op, *get_trace;
-    struct op_seen *ops_seen;
-    size_t n_ops_seen;
+/* The numbers of the traces the writer saw last, by id (the 32 hex digits
+ * as two integers), so that a span pays for the lookup in traces only when
+ * its trace is new or old. Open addressing; emptied when half full, after
+ * pruning and when a transaction fails. */
+#define TRACE_NUMS_SLOTS 65536
+struct trace_num {
+    uint64_t hi, lo;
+    int64_t no; /* 0: free slot */
 };
 
+struct trace_store {
+    sqlite3 *db;
+    sqlite3_stmt *ins_span, *ins_op, *ins_trace, *trace_no, *get_trace;
+    struct op_seen *ops_seen;
+    size_t n_ops_seen;
+    struct trace_num *nums;
+    size_t n_nums;
+};
+
+/* Schema 2: a trace is a row of traces, numbered in the order its first span
+ * arrived, and a span names its trace by that number. The only index with
+ * random inserts (the one on the 32-digit trace id) then takes one entry per
+ * trace, not one per span, and the span indexes that cover the trace carry an
+ * integer that grows with time. Schema 1 (the trace id in every span) is
+ * converted when a writer opens it. */
+#define SCHEMA_VERSION 2
 static const char SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS traces(id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS spans("
-    " id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT NOT NULL,"
+    " id INTEGER PRIMARY KEY, trace INTEGER NOT NULL, span_id TEXT NOT NULL, parent_id TEXT NOT NULL,"
     " service TEXT NOT NULL, operation TEXT NOT NULL, kind INTEGER NOT NULL, start_us INTEGER NOT NULL,"
     " duration_us INTEGER NOT NULL, error INTEGER NOT NULL, tags TEXT, logs TEXT, ptags TEXT);"
-    "CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace_id);"
+    "CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace);"
     /* covering the filters of /api/traces: a scan never reads the rows it skips */
-    "CREATE INDEX IF NOT EXISTS spans_service2 ON spans(service, start_us, duration_us, error, trace_id);"
-    "CREATE INDEX IF NOT EXISTS spans_operation2 ON spans(service, operation, start_us, duration_us, error, trace_id);"
+    "CREATE INDEX IF NOT EXISTS spans_service ON spans(service, start_us, duration_us, error, trace);"
+    "CREATE INDEX IF NOT EXISTS spans_operation ON spans(service, operation, start_us, duration_us, error, trace);"
     "CREATE INDEX IF NOT EXISTS spans_start ON spans(start_us);"
     "CREATE TABLE IF NOT EXISTS ops(service TEXT NOT NULL, operation TEXT NOT NULL, kind INTEGER NOT NULL,"
     " PRIMARY KEY(service, operation, kind)) WITHOUT ROWID;";
 
-static const char SPAN_COLS[] =
-    "trace_id, span_id, parent_id, service, operation, kind, start_us, duration_us, error, tags, logs, ptags";
+/* Schema 1 -> 2, in the transaction that creates schema 2. */
+static const char MIGRATE_1[] =
+    "ALTER TABLE spans RENAME TO spans_v1;"
+    "DROP INDEX IF EXISTS spans_trace; DROP INDEX IF EXISTS spans_service2;"
+    "DROP INDEX IF EXISTS spans_operation2; DROP INDEX IF EXISTS spans_start;";
+static const char MIGRATE_1_ROWS[] =
+    "INSERT INTO traces(trace_id) SELECT trace_id FROM spans_v1 GROUP BY trace_id ORDER BY MIN(id);"
+    "INSERT INTO spans SELECT s.id, t.id, s.span_id, s.parent_id, s.service, s.operation, s.kind, s.start_us,"
+    " s.duration_us, s.error, s.tags, s.logs, s.ptags FROM spans_v1 s JOIN traces t ON t.trace_id = s.trace_id;"
+    "DROP TABLE spans_v1;";
+
+/* A span's columns as the readers select them (spans s, traces t). */
+static const char SPAN_COLS[] = "t.trace_id, s.span_id, s.parent_id, s.service, s.operation, s.kind, s.start_us,"
+                                " s.duration_us, s.error, s.tags, s.logs, s.ptags";
 
 static int fail(sqlite3 *db, const char *what, char *err, size_t errlen)
 {
@@ -76,6 +108,32 @@ static void sql_tags_match(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int(ctx, trace_tags_match((const char *)sqlite3_value_text(argv[0]), want));
 }
 
+static int64_t scalar(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *q;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(q) == SQLITE_ROW) v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* Bring a writer's database to schema 2 (created, or converted from 1). */
+static int schema_setup(sqlite3 *db)
+{
+    int64_t version = scalar(db, "PRAGMA user_version");
+    if (version == SCHEMA_VERSION) return SQLITE_OK;
+    if (version > SCHEMA_VERSION || version < 0) return SQLITE_MISMATCH;
+    int v1 = scalar(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'spans'") > 0;
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK && v1) rc = sqlite3_exec(db, MIGRATE_1, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, SCHEMA, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && v1) rc = sqlite3_exec(db, MIGRATE_1_ROWS, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "PRAGMA user_version = 2; COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 int trace_store_open(const char *path, int writer, struct trace_store **out, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
@@ -90,7 +148,7 @@ int trace_store_open(const char *path, int writer, struct trace_store **out, cha
                                  " PRAGMA wal_autocheckpoint=8192; PRAGMA journal_size_limit=67108864;"
                                : "PRAGMA query_only=1; PRAGMA cache_size=-16384;";
     if (sqlite3_exec(db, setup, NULL, NULL, NULL) != SQLITE_OK ||
-        (writer && sqlite3_exec(db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) ||
+        (writer && schema_setup(db) != SQLITE_OK) ||
         sqlite3_create_function(db, "tags_match", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_tags_match, NULL,
                                 NULL) != SQLITE_OK) {
         int rc = fail(db, path, err, errlen);
@@ -100,15 +158,22 @@ int trace_store_open(const char *path, int writer, struct trace_store **out, cha
     struct trace_store *st = xcalloc(1, sizeof *st);
     st->db = db;
     char sql[512];
-    snprintf(sql, sizeof sql, "SELECT %s FROM spans WHERE trace_id = ? ORDER BY start_us, id LIMIT %d", SPAN_COLS,
-             TRACE_SPANS_MAX);
-    if (sqlite3_prepare_v2(db, sql, -1, &st->get_trace, NULL) != SQLITE_OK) goto bad;
-    if (writer) {
-        snprintf(sql, sizeof sql, "INSERT INTO spans(%s) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", SPAN_COLS);
-        if (sqlite3_prepare_v2(db, sql, -1, &st->ins_span, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO ops VALUES(?,?,?)", -1, &st->ins_op, NULL) != SQLITE_OK)
-            goto bad;
-    }
+    snprintf(sql, sizeof sql,
+             "SELECT %s FROM spans s JOIN traces t ON t.id = s.trace WHERE s.trace = ? ORDER BY s.start_us, s.id"
+             " LIMIT %d",
+             SPAN_COLS, TRACE_SPANS_MAX);
+    if (sqlite3_prepare_v2(db, sql, -1, &st->get_trace, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT id FROM traces WHERE trace_id = ?", -1, &st->trace_no, NULL) != SQLITE_OK)
+        goto bad;
+    if (writer && (sqlite3_prepare_v2(db,
+                                      "INSERT INTO spans(trace, span_id, parent_id, service, operation, kind, start_us,"
+                                      " duration_us, error, tags, logs, ptags) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
+                                      -1, &st->ins_span, NULL) != SQLITE_OK ||
+                   sqlite3_prepare_v2(db, "INSERT INTO traces(trace_id) VALUES(?)", -1, &st->ins_trace, NULL) !=
+                       SQLITE_OK ||
+                   sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO ops VALUES(?,?,?)", -1, &st->ins_op, NULL) !=
+                       SQLITE_OK))
+        goto bad;
     *out = st;
     return 0;
 bad:;
@@ -154,12 +219,65 @@ static int op_known(struct trace_store *st, const struct trace_span *s)
     }
 }
 
+static void nums_clear(struct trace_store *st)
+{
+    if (st->nums) memset(st->nums, 0, TRACE_NUMS_SLOTS * sizeof *st->nums);
+    st->n_nums = 0;
+}
+
+/* The number of the trace with this id (> 0), its row inserted when the
+ * trace is new; -1 when the database fails. */
+static int64_t trace_number(struct trace_store *st, const char *id)
+{
+    uint64_t half[2] = {0, 0};
+    size_t i = 0;
+    for (; i < 32; i++) {
+        unsigned c = (unsigned char)id[i];
+        unsigned d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 16;
+        if (d > 15) break;
+        half[i / 16] = half[i / 16] << 4 | d;
+    }
+    struct trace_num *e = NULL;
+    if (i == 32 && !id[32]) { /* a parsed id: cached */
+        if (!st->nums) st->nums = xcalloc(TRACE_NUMS_SLOTS, sizeof *st->nums);
+        if (st->n_nums >= TRACE_NUMS_SLOTS / 2) nums_clear(st);
+        uint64_t h = (half[0] ^ (half[1] * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
+        for (size_t k = h >> 48;; k = (k + 1) % TRACE_NUMS_SLOTS) {
+            e = &st->nums[k];
+            if (!e->no) break;
+            if (e->hi == half[0] && e->lo == half[1]) return e->no;
+        }
+    }
+    sqlite3_stmt *q = st->trace_no;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    int64_t no = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    sqlite3_reset(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
+    if (!no) {
+        q = st->ins_trace;
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (rc != SQLITE_DONE) return -1;
+        no = sqlite3_last_insert_rowid(st->db);
+    }
+    if (e) {
+        *e = (struct trace_num){half[0], half[1], no};
+        st->n_nums++;
+    }
+    return no;
+}
+
 void trace_store_close(struct trace_store *st)
 {
     if (!st) return;
     ops_seen_clear(st);
     free(st->ops_seen);
+    free(st->nums);
     sqlite3_finalize(st->ins_span);
+    sqlite3_finalize(st->ins_trace);
+    sqlite3_finalize(st->trace_no);
     sqlite3_finalize(st->ins_op);
     sqlite3_finalize(st->get_trace);
     sqlite3_close(st->db);
@@ -175,8 +293,10 @@ int trace_store_insert(struct trace_store *st, const struct trace_batch *b, char
     if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) return fail(st->db, "begin", err, errlen);
     for (size_t i = 0; i < b->n; i++) {
         const struct trace_span *s = &b->spans[i];
+        int64_t no = trace_number(st, s->trace_id);
+        if (no < 0) goto bad;
         sqlite3_stmt *q = st->ins_span;
-        sqlite3_bind_text(q, 1, s->trace_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 1, no);
         sqlite3_bind_text(q, 2, s->span_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, s->parent_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 4, s->service, -1, SQLITE_STATIC);
@@ -205,18 +325,9 @@ int trace_store_insert(struct trace_store *st, const struct trace_batch *b, char
 bad:;
     int rc = fail(st->db, "insert", err, errlen);
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-    ops_seen_clear(st); /* the rolled-back rows of ops may be remembered */
+    ops_seen_clear(st); /* the rolled-back rows of ops and traces may be remembered */
+    nums_clear(st);
     return rc;
-}
-
-static int64_t scalar(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *q;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) return -1;
-    if (sqlite3_step(q) == SQLITE_ROW) v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    return v;
 }
 
 /* Run a chunked delete statement (bound to limit first) until it deletes nothing. */
@@ -260,6 +371,10 @@ long trace_store_prune(struct trace_store *st, long max_spans, int64_t min_start
         }
     }
     if (total > 0) {
+        /* the traces left without spans: those numbered below every span's */
+        sqlite3_exec(st->db, "DELETE FROM traces WHERE id < coalesce((SELECT MIN(trace) FROM spans), 1 << 62)", NULL,
+                     NULL, NULL);
+        nums_clear(st);
         ops_seen_clear(st);
         sqlite3_exec(st->db,
                      "DELETE FROM ops WHERE NOT EXISTS (SELECT 1 FROM spans s WHERE s.service = ops.service"
@@ -296,13 +411,13 @@ static void row_to_span(sqlite3_stmt *q, struct trace_span *s)
     s->ptags = col_text(q, 11);
 }
 
-/* Write the trace with this (normalized) id; -ENOENT when it has no spans. */
-static int write_trace(struct trace_store *st, const char *id, struct buf *out)
+/* Write the trace with this number; -ENOENT when it has no spans. */
+static int write_trace(struct trace_store *st, int64_t no, struct buf *out)
 {
     struct trace_batch b;
     trace_batch_init(&b);
     sqlite3_stmt *q = st->get_trace;
-    sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 1, no);
     int r;
     while ((r = sqlite3_step(q)) == SQLITE_ROW) row_to_span(q, trace_batch_add(&b));
     sqlite3_reset(q);
@@ -334,7 +449,12 @@ int trace_store_trace(struct trace_store *st, const char *trace_id, struct buf *
         snprintf(err, errlen, "malformed trace id: want 32 (or 16) hex digits");
         return -EINVAL;
     }
-    int rc = write_trace(st, id, out);
+    sqlite3_stmt *q = st->trace_no;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
+    int r = sqlite3_step(q);
+    int64_t no = r == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    sqlite3_reset(q);
+    int rc = r != SQLITE_ROW && r != SQLITE_DONE ? -EIO : no ? write_trace(st, no, out) : -ENOENT;
     if (rc == -ENOENT) snprintf(err, errlen, "trace not found");
     else if (rc == -E2BIG) snprintf(err, errlen, "trace too large to answer");
     else if (rc) fail(st->db, "query", err, errlen);
@@ -387,7 +507,7 @@ int trace_store_find(struct trace_store *st, const struct trace_query *q, struct
 {
     char sql[768];
     snprintf(sql, sizeof sql,
-                               "SELECT trace_id FROM spans WHERE service = ?1 AND start_us >= ?2 AND start_us <= ?3%s%s%s%s%s"
+                               "SELECT trace FROM spans WHERE service = ?1 AND start_us >= ?2 AND start_us <= ?3%s%s%s%s%s"
                                " ORDER BY start_us DESC",
                                q->operation[0] ? " AND operation = ?4" : "",
                                q->dur_min_us > 0 ? " AND duration_us >= ?5" : "",
@@ -408,14 +528,13 @@ int trace_store_find(struct trace_store *st, const struct trace_query *q, struct
     free(want);
 
     int limit = q->limit > 0 ? q->limit : TRACE_LIMIT_DEFAULT;
-    char(*ids)[33] = xmalloc((size_t)limit * sizeof *ids);
+    int64_t *ids = xmalloc((size_t)limit * sizeof *ids);
     int n = 0, rc = SQLITE_DONE;
     while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(s, 0);
-        if (!id) continue;
+        int64_t id = sqlite3_column_int64(s, 0);
         int seen = 0;
-        for (int i = 0; i < n && !seen; i++) seen = !strcmp(ids[i], id);
-        if (!seen) snprintf(ids[n++], sizeof ids[0], "%s", id);
+        for (int i = 0; i < n && !seen; i++) seen = ids[i] == id;
+        if (!seen) ids[n++] = id;
     }
     if (n < limit && rc != SQLITE_DONE) {
         int e = fail(st->db, "query", err, errlen);
@@ -450,7 +569,7 @@ json_t *trace_store_stats(struct trace_store *st, int64_t since_us, int top, cha
     sqlite3_stmt *q = NULL;
     json_t *services = json_array(), *slowest = json_array(), *erroring = json_array();
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT service, COUNT(*), SUM(error), COUNT(DISTINCT trace_id) FROM spans"
+                           "SELECT service, COUNT(*), SUM(error), COUNT(DISTINCT trace) FROM spans"
                            " WHERE start_us >= ? GROUP BY service ORDER BY service",
                            -1, &q, NULL) != SQLITE_OK)
         goto bad;
@@ -465,8 +584,9 @@ json_t *trace_store_stats(struct trace_store *st, int64_t since_us, int top, cha
     }
     sqlite3_finalize(q);
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT trace_id, service, operation, start_us, duration_us, error FROM spans"
-                           " WHERE start_us >= ? AND parent_id = '' ORDER BY duration_us DESC LIMIT ?",
+                           "SELECT t.trace_id, s.service, s.operation, s.start_us, s.duration_us, s.error"
+                           " FROM spans s JOIN traces t ON t.id = s.trace"
+                           " WHERE s.start_us >= ? AND s.parent_id = '' ORDER BY s.duration_us DESC LIMIT ?",
                            -1, &q, NULL) != SQLITE_OK)
         goto bad;
     sqlite3_bind_int64(q, 1, since_us);
@@ -481,8 +601,9 @@ json_t *trace_store_stats(struct trace_store *st, int64_t since_us, int top, cha
                                                  sqlite3_column_int(q, 5)));
     sqlite3_finalize(q);
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT trace_id, service, operation, start_us, duration_us, tags FROM spans"
-                           " WHERE start_us >= ? AND error = 1 ORDER BY start_us DESC",
+                           "SELECT t.trace_id, s.service, s.operation, s.start_us, s.duration_us"
+                           " FROM spans s JOIN traces t ON t.id = s.trace"
+                           " WHERE s.start_us >= ? AND s.error = 1 ORDER BY s.start_us DESC",
                            -1, &q, NULL) != SQLITE_OK)
         goto bad;
     sqlite3_bind_int64(q, 1, since_us);

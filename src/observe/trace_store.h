@@ -1,11 +1,13 @@
 /* trace_store: the spans in SQLite (WAL). One writer connection takes
  * batches in transactions and enforces the bounds by deleting the oldest
  * spans; any number of reader connections (one per thread) answer queries
- * while it writes. Indexes: trace id, (service, start), (service,
- * operation, start) -- both covering duration, error and trace id -- and
- * start; services and operations are kept in a small
- * table of their own. All functions return 0 / a count, or a negative errno
- * with a message in err; a connection is used by one thread at a time. */
+ * while it writes. A trace is a row of its own (its id and a number given
+ * in arrival order); a span carries its trace's number. Span indexes:
+ * trace, (service, start), (service, operation, start) -- both covering
+ * duration, error and trace -- and start; services and operations are kept
+ * in a small table of their own. All functions return 0 / a count, or a
+ * negative errno with a message in err; a connection is used by one thread
+ * at a time. */
 #ifndef OBSERVE_TRACE_STORE_H
 #define OBSERVE_TRACE_STORE_H
 #include <jansson.h>

@@ -2,6 +2,7 @@
  * malformed input), Jaeger rendering, /api/traces parameters, and the
  * SQLite store's queries, filters and bounds. */
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -471,6 +472,110 @@ static void test_store_bounds(void)
     T_EQ_INT(system(cmd), 0);
 }
 
+static int64_t db_scalar(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    int64_t v = -1;
+    T_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK) {
+        if (sqlite3_step(q) == SQLITE_ROW) v = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+static int trace_spans(struct trace_store *st, const char *id)
+{
+    struct buf out;
+    char err[256];
+    buf_init(&out, 1 << 20);
+    int n = -1;
+    if (!trace_store_trace(st, id, &out, err, sizeof err)) {
+        json_t *v = json_loads(out.data, 0, NULL);
+        n = (int)json_array_size(json_object_get(v, "spans"));
+        json_decref(v);
+    }
+    buf_free(&out);
+    return n;
+}
+
+/* Traces are rows of their own, numbered on their first span: spans of one
+ * trace that arrive apart are one trace; pruning takes the traces left
+ * without spans; a database of schema 1 is converted when opened. */
+static void test_store_trace_numbers(void)
+{
+    char dir[] = "/tmp/test-traces-XXXXXX", path[300], err[256];
+    int64_t base = 1700000000000000LL;
+    struct trace_store *st = filled(dir, 10, base);
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    struct trace_batch b;
+    trace_batch_init(&b);
+    struct trace_span *s = trace_batch_add(&b);
+    snprintf(s->trace_id, sizeof s->trace_id, "%032x", 3); /* a late span of trace 3 */
+    snprintf(s->span_id, sizeof s->span_id, "%016x", 999);
+    s->service = strdup("geo");
+    s->operation = strdup("late");
+    s->start_us = base + 50000;
+    T_EQ_INT(trace_store_insert(st, &b, err, sizeof err), 0);
+    trace_batch_free(&b);
+    T_EQ_INT(trace_spans(st, "00000000000000000000000000000003"), 4);
+    T_EQ_INT(db_scalar(path, "SELECT COUNT(*) FROM traces"), 10);
+    T_EQ_INT(db_scalar(path, "PRAGMA user_version"), 2);
+    /* 30 spans; keep the newest 10: traces 1-7 lose every span but trace 3 its late one */
+    T_EQ_INT(trace_store_prune(st, 10, 0, 1000), 21);
+    T_EQ_INT(trace_spans(st, "00000000000000000000000000000003"), 1);
+    T_EQ_INT(trace_spans(st, "00000000000000000000000000000002"), -1);
+    T_EQ_INT(db_scalar(path, "SELECT COUNT(*) FROM traces"), 8); /* 1 and 2 went; 3 holds the rest */
+    trace_store_close(st);
+
+    /* schema 1, as the previous version wrote it */
+    char old[320];
+    snprintf(old, sizeof old, "%s/v1.db", dir);
+    sqlite3 *db;
+    T_EQ_INT(sqlite3_open(old, &db), SQLITE_OK);
+    T_EQ_INT(sqlite3_exec(db,
+                          "CREATE TABLE spans(id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,"
+                          " parent_id TEXT NOT NULL, service TEXT NOT NULL, operation TEXT NOT NULL, kind INTEGER NOT"
+                          " NULL, start_us INTEGER NOT NULL, duration_us INTEGER NOT NULL, error INTEGER NOT NULL,"
+                          " tags TEXT, logs TEXT, ptags TEXT);"
+                          "CREATE INDEX spans_trace ON spans(trace_id);"
+                          "CREATE INDEX spans_service2 ON spans(service, start_us, duration_us, error, trace_id);"
+                          "CREATE INDEX spans_operation2 ON spans(service, operation, start_us, duration_us, error,"
+                          " trace_id);"
+                          "CREATE INDEX spans_start ON spans(start_us);"
+                          "CREATE TABLE ops(service TEXT NOT NULL, operation TEXT NOT NULL, kind INTEGER NOT NULL,"
+                          " PRIMARY KEY(service, operation, kind)) WITHOUT ROWID;"
+                          "INSERT INTO ops VALUES('geo', 'lookup', 3);"
+                          "INSERT INTO spans VALUES(1, 'aa', '01', '', 'geo', 'lookup', 3, 100, 5, 0, '[]', '[]', '[]');"
+                          "INSERT INTO spans VALUES(2, 'bb', '02', '', 'geo', 'lookup', 3, 200, 5, 1, '[]', '[]', '[]');"
+                          "INSERT INTO spans VALUES(3, 'aa', '03', '01', 'geo', 'lookup', 3, 300, 5, 0, '[]', '[]',"
+                          " '[]');",
+                          NULL, NULL, NULL),
+             SQLITE_OK);
+    sqlite3_close(db);
+    T_EQ_INT(trace_store_open(old, 1, &st, err, sizeof err), 0);
+    T_EQ_INT(db_scalar(old, "SELECT COUNT(*) FROM spans"), 3);
+    T_EQ_INT(db_scalar(old, "SELECT COUNT(*) FROM traces"), 2);
+    T_EQ_INT(db_scalar(old, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'spans_v1'"), 0);
+    T_EQ_INT(db_scalar(old, "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'spans_%2'"), 0);
+    json_t *v = trace_store_stats(st, 0, 5, err, sizeof err);
+    T_EQ_INT(json_integer_value(json_object_get(json_array_get(json_object_get(v, "services"), 0), "traces")), 2);
+    T_EQ_STR(json_string_value(json_object_get(json_array_get(json_object_get(v, "erroring"), 0), "traceID")), "bb");
+    json_decref(v);
+    trace_store_close(st);
+    T_EQ_INT(trace_store_open(old, 1, &st, err, sizeof err), 0); /* and opened again as is */
+    trace_store_close(st);
+    T_EQ_INT(sqlite3_open(old, &db), SQLITE_OK);
+    T_EQ_INT(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    T_CHECK(trace_store_open(old, 1, &st, err, sizeof err) < 0); /* a newer version's */
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    T_EQ_INT(system(cmd), 0);
+}
+
 static void test_tags_match(void)
 {
     json_t *want = json_pack("{s:s, s:s}", "http.status_code", "500", "ok", "false");
@@ -494,6 +599,7 @@ int main(void)
     T_RUN(test_query_parse);
     T_RUN(test_store_queries);
     T_RUN(test_store_bounds);
+    T_RUN(test_store_trace_numbers);
     T_RUN(test_tags_match);
     return t_done();
 }
