@@ -9,7 +9,8 @@
 # (setup checks, the 2 s baseline window, inject and verify, the ACI's
 # execution of the agent's actions, evaluation, recovery). Printed per
 # session, then the median (target: <= 5 s), and the same without the
-# actions' execution (which depends on what the agent asks for).
+# actions' execution (which depends on what the agent asks for), and the
+# ACI's time per action (timings.action_seconds).
 # Then the same sample's detection problems with a script agent that
 # submits at once (`--agent replay:FILE`, FILE = ["```\nsubmit(\"No\")\n```"],
 # the action in its fenced block as the ACI wants it): the
@@ -124,6 +125,16 @@ for r in rows:
     by.setdefault(r[1], []).append(r[3] - r[4])
 print('orchestrator: %s: median overhead by task: %s' % (sys.argv[2], ', '.join(
     '%s %.2f s (%d)' % (k, statistics.median(v), len(v)) for k, v in sorted(by.items()))))
+acts = {}
+for f in sorted(glob.glob(sys.argv[1] + '/*.json')):
+    try:
+        for name, sec in (json.load(open(f)).get('timings') or {}).get('action_seconds') or []:
+            acts.setdefault(name, []).append(sec)
+    except (ValueError, TypeError):
+        continue
+if acts:
+    print('orchestrator: %s: the ACI\'s time per action (median / max s, count): %s' % (sys.argv[2], ', '.join(
+        '%s %.2f / %.2f (%d)' % (k, statistics.median(v), max(v), len(v)) for k, v in sorted(acts.items()))))
 EOF
 }
 

@@ -121,6 +121,7 @@ static void agent_session(const struct session_opts *o, struct scene *scene, con
     unsigned steps = 0;
     uint64_t deadline = mono_ns() + (uint64_t)o->wall_s * 1000000000u, submitted_ns = 0, agent_ns = 0;
     uint64_t actions_ns = 0; /* the ACI's own time executing actions (exec_shell, exports) */
+    json_t *action_times = json_array(); /* [name, seconds] per step, "invalid" for a refused reply */
     trace_add(trace, "env", input.data, input.len);
     progress(o, "agent", p->id);
     if (agent->begin) agent->begin(agent, sid, task_name(p->task));
@@ -151,7 +152,10 @@ static void agent_session(const struct session_opts *o, struct scene *scene, con
         json_t *act = NULL, *sub = NULL;
         uint64_t t_aci = mono_ns();
         enum aci_result r = aci_step(&aci, reply.data ? reply.data : "", reply.len, &obs, &sub, &act);
-        actions_ns += mono_ns() - t_aci;
+        uint64_t took = mono_ns() - t_aci;
+        actions_ns += took;
+        const char *aname = json_string_value(json_object_get(act, "name"));
+        json_array_append_new(action_times, json_pack("[s, f]", aname ? aname : "invalid", (double)took / 1e9));
         json_decref(act);
         if (r == ACI_SUBMITTED) {
             submission = sub;
@@ -193,13 +197,13 @@ static void agent_session(const struct session_opts *o, struct scene *scene, con
     json_object_set_new(results, "in_tokens", json_integer(agent->tokens_in));
     json_object_set_new(results, "out_tokens", json_integer(agent->tokens_out));
     json_object_set_new(rec, "timings",
-                        json_pack("{s:o, s:o, s:f, s:f, s:f, s:f, s:f}", "fault_took_at", time_json(sh->took_ns),
+                        json_pack("{s:o, s:o, s:f, s:f, s:f, s:f, s:f, s:o}", "fault_took_at", time_json(sh->took_ns),
                                   "submitted_at", submitted_ns ? time_json(submitted_ns) : json_null(),
                                   "baseline_error_rate", sh->baseline.error_rate, "baseline_p99_ms",
                                   sh->baseline.p99_ms, "baseline_rps",
                                   (double)sh->baseline.requests * 1000.0 / (o->baseline_ms ? o->baseline_ms : 1),
                                   "agent_seconds", (double)agent_ns / 1e9, "actions_seconds",
-                                  (double)actions_ns / 1e9));
+                                  (double)actions_ns / 1e9, "action_seconds", action_times));
 record:
     json_object_set_new(rec, "status", json_string(status));
     json_object_set_new(rec, "trace", trace);
