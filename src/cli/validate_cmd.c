@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/json.h"
+#include "core/timeutil.h"
 #include "core/util.h"
 #include "orchestrator/results.h"
 #include "orchestrator/validate.h"
@@ -31,13 +32,25 @@ static int usage(FILE *f)
 
 static int quiet;
 
+/* A line per session (with the seconds since this lab's previous line:
+ * the session, or the deploy before it) and per (re)deploy. */
 static void progress(void *arg, size_t index, size_t total, const struct problem *p, const char *event,
                      const char *detail)
 {
+    static uint64_t last;
     (void)arg;
     if (quiet) return;
-    if (!strcmp(event, "done")) printf("[%zu/%zu] %-56s %s\n", index + 1, total, p->id, detail);
-    else if (!strcmp(event, "deploy") || !strcmp(event, "redeploy")) printf("%s %s ...\n", event, detail);
+    uint64_t now = mono_ns();
+    double took = last ? (double)(now - last) / 1e9 : 0.0;
+    if (!strcmp(event, "done")) {
+        printf("[%zu/%zu] %-56s %-10s %6.1f s\n", index + 1, total, p->id, detail, took);
+        last = now;
+    } else if (!strcmp(event, "deploy") || !strcmp(event, "redeploy")) {
+        printf("%s %s ...\n", event, detail);
+        last = now;
+    } else if (!last) {
+        last = now;
+    }
     fflush(stdout);
 }
 
