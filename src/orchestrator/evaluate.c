@@ -111,7 +111,7 @@ static void data_lost(const json_t *before, const json_t *after, json_t *out)
 int evaluate_mitigation(const struct mitigation_input *in, int submitted, json_t *res)
 {
     json_t *checks = json_object();
-    char err[512], why[256];
+    char err[512], why[512];
     const char *ns = in->scene->app->namespace;
     int settled = scene_settled(in->lab, ns, 30000);
     /* (a) the root cause is gone */

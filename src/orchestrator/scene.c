@@ -85,6 +85,19 @@ void scene_measure(struct scene *s, unsigned ms, struct slo_window *out)
     out->error_rate = out->requests ? (double)out->errors / (double)out->requests : 0;
     out->p50_ms = (double)load_hdr_quantile(&w, 0.50) / 1e6;
     out->p99_ms = (double)load_hdr_quantile(&w, 0.99) / 1e6;
+    if (!out->errors) return;
+    size_t len = 0, cap = sizeof out->failed;
+    for (size_t k = 0; k < b.nops && k < a.nops && len < cap; k++) {
+        uint64_t e = b.ops[k].errors - a.ops[k].errors, n = e + b.ops[k].completed - a.ops[k].completed;
+        if (e) len += (size_t)snprintf(out->failed + len, cap - len, "%s%s %llu/%llu", len ? ", " : "",
+                                       load_op_name(s->run, k), (unsigned long long)e, (unsigned long long)n);
+    }
+    for (int k = 0; k < LOAD_ERR_KINDS && len < cap; k++) {
+        uint64_t e = b.errors[k] - a.errors[k];
+        if (e && k != LOAD_ERR_HTTP4)
+            len += (size_t)snprintf(out->failed + len, cap - len, "%s%s %llu", len ? "; " : "",
+                                    load_error_name((enum load_error)k), (unsigned long long)e);
+    }
 }
 
 int scene_slo_met(const struct slo_window *before, const struct slo_window *after, char *why, size_t n)
@@ -97,8 +110,8 @@ int scene_slo_met(const struct slo_window *before, const struct slo_window *afte
         return 0;
     }
     if (after->error_rate > err_max) {
-        snprintf(why, n, "error rate %.1f%% over the allowed %.1f%% (before the fault: %.1f%%)",
-                 after->error_rate * 100, err_max * 100, before->error_rate * 100);
+        snprintf(why, n, "error rate %.1f%% over the allowed %.1f%% (before the fault: %.1f%%): %s",
+                 after->error_rate * 100, err_max * 100, before->error_rate * 100, after->failed);
         return 0;
     }
     if (after->p99_ms > p99_max) {

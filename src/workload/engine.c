@@ -660,6 +660,11 @@ void load_wait(struct load_run *run)
     run->nstarted = 0;
 }
 
+const char *load_op_name(const struct load_run *run, size_t k)
+{
+    return k < run->o.mix.nops ? run->o.mix.op_names[k] : "?";
+}
+
 void load_stats(struct load_run *run, struct load_stats *st, struct load_hdr *hdr)
 {
     memset(st, 0, sizeof *st);

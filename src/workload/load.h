@@ -106,6 +106,8 @@ void load_wait(struct load_run *run);
 /* Live counters; hdr (may be NULL) receives the merged latency histogram
  * (nanoseconds from each request's intended send time). */
 void load_stats(struct load_run *run, struct load_stats *st, struct load_hdr *hdr);
+/* The name of the run's request kind k (k < load_stats' nops). */
+const char *load_op_name(const struct load_run *run, size_t k);
 /* Read-only views for reports. */
 const struct load_options *load_run_options(const struct load_run *run);
 /* The final report (report.c): a new JSON object. */
