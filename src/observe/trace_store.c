@@ -129,7 +129,9 @@ static int schema_setup(sqlite3 *db)
     if (rc == SQLITE_OK && v1) rc = sqlite3_exec(db, MIGRATE_1, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, SCHEMA, NULL, NULL, NULL);
     if (rc == SQLITE_OK && v1) rc = sqlite3_exec(db, MIGRATE_1_ROWS, NULL, NULL, NULL);
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db, "PRAGMA user_version = 2; COMMIT", NULL, NULL, NULL);
+    char done[64];
+    snprintf(done, sizeof done, "PRAGMA user_version = %d; COMMIT", SCHEMA_VERSION);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, done, NULL, NULL, NULL);
     if (rc != SQLITE_OK) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
