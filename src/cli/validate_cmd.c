@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/alloc.h"
 #include "core/buf.h"
 #include "core/json.h"
 #include "core/timeutil.h"
@@ -81,7 +82,7 @@ static int validate_here(const struct problem *const *list, size_t n, int shortc
         fprintf(stderr, "aiopslab validate: %s: %s\n", lab.name, err);
     /* A problem that failed only because its fault did not take in time (a
      * busy machine) is judged once more; its verdicts are the second run's. */
-    const struct problem **again = calloc(n + 1, sizeof *again);
+    const struct problem **again = xcalloc(n + 1, sizeof *again);
     size_t na = 0;
     for (size_t i = 0; i < n; i++) {
         int failed = 0, decided = 0;
@@ -111,9 +112,7 @@ static int validate_here(const struct problem *const *list, size_t n, int shortc
         }
         json_decref(r.failures);
         r.failures = kept;
-        r.passed += r2.passed;
         r2.problems = 0; /* counted in r already */
-        r2.passed = 0;
         merge(&r, &r2);
     }
     free(again);

@@ -88,9 +88,11 @@ void scene_measure(struct scene *s, unsigned ms, struct slo_window *out)
     if (!out->errors) return;
     size_t len = 0, cap = sizeof out->failed;
     for (size_t k = 0; k < b.nops && k < a.nops && len < cap; k++) {
-        uint64_t e = b.ops[k].errors - a.ops[k].errors, n = e + b.ops[k].completed - a.ops[k].completed;
-        if (e) len += (size_t)snprintf(out->failed + len, cap - len, "%s%s %llu/%llu", len ? ", " : "",
-                                       load_op_name(s->run, k), (unsigned long long)e, (unsigned long long)n);
+        /* an op's errors are its 4xx/5xx answers (counted in completed too) and its unanswered requests */
+        uint64_t e = b.ops[k].errors - a.ops[k].errors, answered = b.ops[k].completed - a.ops[k].completed;
+        if (e)
+            len += (size_t)snprintf(out->failed + len, cap - len, "%s%s %llu errors in %llu answers", len ? ", " : "",
+                                    load_op_name(s->run, k), (unsigned long long)e, (unsigned long long)answered);
     }
     for (int k = 0; k < LOAD_ERR_KINDS && len < cap; k++) {
         uint64_t e = b.errors[k] - a.errors[k];

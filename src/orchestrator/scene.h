@@ -25,7 +25,7 @@ struct slo_window {
     uint64_t requests, errors;
     double error_rate; /* errors / requests */
     double p50_ms, p99_ms;
-    char failed[200]; /* where the errors were: "compose 22/25, ...; http_5xx 22" ("" without errors) */
+    char failed[200]; /* where the errors were: "compose 22 errors in 25 answers, ...; http_5xx 22" ("": none) */
 };
 
 /* Start (or, when app or rate changed, restart) the workload. 0 or -1 with err. */
