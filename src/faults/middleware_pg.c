@@ -788,6 +788,41 @@ static int exhaust_run(struct fault_ctx *c)
 
 static int exhaust_verify(struct fault_ctx *c) { return mwf_pg_target_app_fails(c, NULL, NO_SLOTS); }
 
+/* The engine has ended the leaking client; the server ends its sessions
+ * when it notices the closed sockets, a moment later. Recovered means the
+ * slots are free: wait for that, and end any session of the client's kind
+ * (the app's role, application_name psql) still there after 5 s. */
+static int exhaust_undo(struct fault_ctx *c, const struct mwf_store *s, PGconn *pg, void *arg)
+{
+    (void)arg;
+    const char *args[] = {mwf_pg_app_user(c, s)};
+    if (!args[0]) return -1;
+    for (int i = 0; i < 100; i++) {
+        int gone = mwf_pg_bool(c, pg,
+                               "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = $1 AND application_name = 'psql'"
+                               " AND pid <> pg_backend_pid()",
+                               1, args);
+        if (gone) return gone < 0 ? -1 : 0;
+        if (i == 50 && mwf_pg_exec(c, pg,
+                                   "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1"
+                                   " AND application_name = 'psql' AND pid <> pg_backend_pid()",
+                                   1, args))
+            return -1;
+        sleep_ms(100);
+    }
+    snprintf(c->err, sizeof c->err, "the leaked connections of %s are still open after 10 s", args[0]);
+    return -1;
+}
+
+/* No running server (scaled to zero, deleted): no slot is held. */
+static int exhaust_recover(struct fault_ctx *c)
+{
+    struct mwf_store s;
+    if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return 0;
+    mwf_store_free(&s);
+    return mwf_pg_admin_do(c, c->target, NULL, exhaust_undo, NULL);
+}
+
 static const struct fault_param exhaust_params[] = {
     {"connections", FP_INT, 1, 1000, "500", NULL, "the most connections it takes (it stops when refused)"},
     {0},
@@ -807,6 +842,6 @@ const struct fault_type mw_db_connection_exhaustion = {
     .verify_ms = 30000,
     .inject = exhaust_inject,
     .verify = exhaust_verify,
-    .recover = nothing_to_undo,
+    .recover = exhaust_recover,
     .run = exhaust_run,
 };
