@@ -186,6 +186,62 @@ static void explain_pod(const struct lab *lab, const json_t *pod)
     }
 }
 
+/* The Service variables (USER_SERVICE_SERVICE_HOST ...) are set when a
+ * container starts, from the Services that exist then, as kubelet does: a
+ * container started before a Service of its namespace was created (one
+ * deleted and created again, by a fault or a person) cannot find it.
+ * Restart the Deployments of such containers, so that deploying an app
+ * that is already there wires it as a fresh deploy does. Deployments this
+ * apply created are new anyway; those that keep data in their pods'
+ * volumes (the databases) are left alone: their data would go with them. */
+static int keeps_data(const json_t *pod)
+{
+    size_t i;
+    json_t *vol;
+    json_array_foreach(json_path(pod, "spec.volumes"), i, vol)
+        if (json_object_get(vol, "emptyDir")) return 1;
+    return 0;
+}
+
+static int restart_unwired(const struct lab *lab, const char *ns, const json_t *created)
+{
+    json_t *svcs = call(lab, json_pack("{s:s, s:s, s:s}", "op", "get", "kind", "Service", "namespace", ns));
+    json_t *pods = svcs ? call(lab, json_pack("{s:s, s:s, s:s}", "op", "get", "kind", "Pod", "namespace", ns)) : NULL;
+    json_t *rss = pods ? call(lab, json_pack("{s:s, s:s, s:s}", "op", "get", "kind", "ReplicaSet", "namespace", ns)) : NULL;
+    int rc = rss ? 0 : 1;
+    uint64_t newest = 0, t;
+    size_t i, j;
+    json_t *o, *c;
+    json_array_foreach(json_object_get(svcs, "items"), i, o)
+        if (!time_parse_rfc3339(json_path_str(o, "metadata.creationTimestamp", ""), &t) && t > newest) newest = t;
+    json_t *restart = json_object();
+    json_array_foreach(json_object_get(pods, "items"), i, o) {
+        const char *rs = json_path_str(json_array_get(json_path(o, "metadata.ownerReferences"), 0), "name", "");
+        const char *dep = NULL;
+        json_array_foreach(json_object_get(rss, "items"), j, c)
+            if (!strcmp(json_path_str(c, "metadata.name", ""), rs))
+                dep = json_path_str(json_array_get(json_path(c, "metadata.ownerReferences"), 0), "name", NULL);
+        if (!dep || json_object_get(created, dep) || keeps_data(o)) continue;
+        json_array_foreach(json_path(o, "status.containerStatuses"), j, c)
+            if (!time_parse_rfc3339(json_path_str(c, "state.running.startedAt", ""), &t) && t < newest)
+                json_object_set_new(restart, dep, json_true());
+    }
+    const char *dep;
+    json_t *v;
+    json_object_foreach(restart, dep, v) {
+        json_t *r = call(lab, json_pack("{s:s, s:s, s:s, s:s}", "op", "rollout", "action", "restart", "namespace", ns,
+                                        "name", dep));
+        if (!r) rc = 1;
+        json_decref(r);
+        if (r) print_ref("Deployment", dep, "restarted (its pods started before a Service they need existed)");
+    }
+    json_decref(restart);
+    json_decref(svcs);
+    json_decref(pods);
+    json_decref(rss);
+    return rc;
+}
+
 static int deploy(const struct lab *lab, const char *app, int timeout_s)
 {
     json_t *objects;
@@ -195,21 +251,31 @@ static int deploy(const struct lab *lab, const char *app, int timeout_s)
     if (!reply) return 1;
     size_t i;
     json_t *r;
-    json_t *namespaces = json_object();
+    json_t *namespaces = json_object(), *created = json_object();
     json_array_foreach(json_object_get(reply, "results"), i, r) {
-        print_ref(json_path_str(r, "kind", ""), json_path_str(r, "name", ""), json_path_str(r, "action", ""));
+        const char *kind = json_path_str(r, "kind", ""), *name = json_path_str(r, "name", "");
+        print_ref(kind, name, json_path_str(r, "action", ""));
         const char *ns = json_path_str(r, "namespace", NULL);
         if (ns) json_object_set_new(namespaces, ns, json_true());
+        if (!strcmp(kind, "Deployment") && !strcmp(json_path_str(r, "action", ""), "created"))
+            json_object_set_new(created, name, json_true());
     }
     json_decref(reply);
+    const char *ns;
+    json_t *v;
+    int failed = 0;
+    json_object_foreach(namespaces, ns, v) failed |= restart_unwired(lab, ns, created);
+    json_decref(created);
+    if (failed) {
+        json_decref(namespaces);
+        return 1;
+    }
     printf("applied %zu objects of %s; waiting for its pods to be ready", n, app);
     fflush(stdout);
     uint64_t start = mono_ns(), deadline = start + (uint64_t)timeout_s * 1000000000ull;
     int last_ready = -1;
     for (;;) {
         int want = 0, ready = 0;
-        const char *ns;
-        json_t *v;
         json_object_foreach(namespaces, ns, v) {
             json_t *deps = call(lab, json_pack("{s:s, s:s, s:s}", "op", "get", "kind", "Deployment", "namespace", ns));
             if (!deps) {
@@ -242,8 +308,6 @@ static int deploy(const struct lab *lab, const char *app, int timeout_s)
     }
     printf("\n");
     fprintf(stderr, "aiopslab: %s did not become ready within %ds:\n", app, timeout_s);
-    const char *ns;
-    json_t *v;
     json_object_foreach(namespaces, ns, v) {
         json_t *pods = call(lab, json_pack("{s:s, s:s, s:s}", "op", "get", "kind", "Pod", "namespace", ns));
         json_t *pod;

@@ -100,6 +100,24 @@ grep -q '"service":"frontend","msg":"GET / 200 ' <<<"$out" && ok "kubectl logs: 
 out=$(k logs -n example deploy/counter 2>&1)
 grep -q '"msg":"POST /incr 200 ' <<<"$out" && ok "kubectl logs deploy/counter" || not_ok "kubectl logs deploy/counter" "$out"
 
+# ---- deploy again wires pods that started before a Service existed ----------------
+# The frontend restarts while words has no Service: its new pod has no
+# WORDS_SERVICE_HOST. Deploying again creates the Service and restarts it
+# (and every other pod: all started before the new Service).
+k delete svc words -n example >/dev/null
+k rollout restart deployment frontend -n example >/dev/null
+wait_for "all_ready example && [ \$(pods_of example frontend | wc -l) = 1 ]" 30
+sleep 1.2 # the Service is created in a later second than the pod started
+out=$(deploy_example 2>&1)
+grep -q '^deployment.apps/frontend restarted' <<<"$out" &&
+    ok "deploy again restarts the frontend (started without the words Service)" ||
+    not_ok "deploy again restarts the frontend" "$out"
+fe=$(pods_of example frontend | head -n 1)
+pid=$(container_pid example "$fe")
+grep -qx "WORDS_SERVICE_HOST=$(cluster_ip example words)" <(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null) &&
+    [ "$(http_code "http://$fe_ip:8080/")" = 200 ] && ok "the new frontend pod has WORDS_SERVICE_HOST and answers" ||
+    not_ok "the frontend is wired again" "pod $fe pid $pid"
+
 # ---- undeploy and down -------------------------------------------------------------
 check "undeploy example" timeout 60 "$AIOPSLAB" --lab "$LAB" undeploy example
 if wait_for '[ -z "$(k get pods -n example -o json 2>/dev/null | jq -r ".items[]?.metadata.name")" ]' 30; then
