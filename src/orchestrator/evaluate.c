@@ -108,12 +108,22 @@ static void data_lost(const json_t *before, const json_t *after, json_t *out)
     }
 }
 
+static int cause_remains(void *arg)
+{
+    const struct mitigation_input *in = arg;
+    char err[512];
+    return fault_check_fixed(in->lab, in->fault_id, err, sizeof err) == 0;
+}
+
 int evaluate_mitigation(const struct mitigation_input *in, int submitted, json_t *res)
 {
     json_t *checks = json_object();
     char err[512], why[512];
     const char *ns = in->scene->app->namespace;
-    int settled = scene_settled(in->lab, ns, 30000);
+    /* Wait for the app to settle, but not for what cannot: a rollout that
+     * stopped moving while the root cause is still there (pods that crash
+     * or never schedule because of the fault) would only run out the wait. */
+    int settled = scene_settle(in->lab, ns, 30000, cause_remains, (void *)in);
     /* (a) the root cause is gone */
     int fixed = fault_check_fixed(in->lab, in->fault_id, err, sizeof err);
     json_object_set_new(checks, "root_cause_gone", json_boolean(fixed == 1));

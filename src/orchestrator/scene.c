@@ -11,6 +11,7 @@
 #include "workload/load.h"
 
 #define RUN_FOR_NS (24ull * 3600 * 1000000000ull) /* the workload's schedule: longer than any run */
+#define STALL_NS (5ull * 1000000000ull)   /* no Deployment status moved for this long: stalled */
 
 static int frontend(struct scene *s, const struct app_info *app, struct load_options *o, char *err, size_t errlen)
 {
@@ -68,6 +69,16 @@ void scene_stop(struct scene *s)
     s->run = NULL;
 }
 
+void scene_window_counts(const struct load_stats *a, const struct load_stats *b, struct slo_window *out)
+{
+    uint64_t http_b = b->errors[LOAD_ERR_HTTP4] + b->errors[LOAD_ERR_HTTP5];
+    uint64_t http_a = a->errors[LOAD_ERR_HTTP4] + a->errors[LOAD_ERR_HTTP5];
+    uint64_t unanswered = (b->errors_total - http_b) - (a->errors_total - http_a);
+    out->requests = b->completed - a->completed + unanswered;
+    out->errors = unanswered + b->errors[LOAD_ERR_HTTP5] - a->errors[LOAD_ERR_HTTP5];
+    out->error_rate = out->requests ? (double)out->errors / (double)out->requests : 0;
+}
+
 void scene_measure(struct scene *s, unsigned ms, struct slo_window *out)
 {
     memset(out, 0, sizeof *out);
@@ -78,11 +89,7 @@ void scene_measure(struct scene *s, unsigned ms, struct slo_window *out)
     nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL);
     load_stats(s->run, &b, &h1);
     load_hdr_window(&w, &h1, &h0);
-    out->requests = (b.completed + b.errors_total) - (a.completed + a.errors_total);
-    /* An answer counts as an error when it is 5xx or never came; 4xx are the client's. */
-    uint64_t eb = b.errors_total - b.errors[LOAD_ERR_HTTP4], ea = a.errors_total - a.errors[LOAD_ERR_HTTP4];
-    out->errors = eb - ea;
-    out->error_rate = out->requests ? (double)out->errors / (double)out->requests : 0;
+    scene_window_counts(&a, &b, out);
     out->p50_ms = (double)load_hdr_quantile(&w, 0.50) / 1e6;
     out->p99_ms = (double)load_hdr_quantile(&w, 0.99) / 1e6;
     if (!out->errors) return;
@@ -126,34 +133,51 @@ int scene_slo_met(const struct slo_window *before, const struct slo_window *afte
     return 1;
 }
 
-static int all_ready(const struct lab *lab, const char *ns)
+/* 1 when every Deployment of ns has its replicas ready and updated;
+ * *sig: a hash of their status, which changes while a rollout moves. */
+static int all_ready(const struct lab *lab, const char *ns, uint64_t *sig)
 {
     json_t *req = json_pack("{s:s, s:s, s:s}", "op", "get", "kind", "Deployment", "namespace", ns);
     json_t *reply = NULL;
     char err[256];
+    *sig = 0;
     int rc = cluster_call(lab, req, &reply, err, sizeof err);
     json_decref(req);
     if (rc) return 0;
     size_t i;
     json_t *d;
     int ok = json_array_size(json_object_get(reply, "items")) > 0;
+    uint64_t h = 1469598103934665603ull;
     json_array_foreach(json_object_get(reply, "items"), i, d)
     {
         json_int_t want = json_path_int(d, "spec.replicas", 1);
         if (json_path_int(d, "status.readyReplicas", 0) < want || json_path_int(d, "status.replicas", 0) != want ||
             json_path_int(d, "status.updatedReplicas", 0) < want)
             ok = 0;
+        json_int_t v[] = {want,
+                          json_path_int(d, "metadata.generation", 0),
+                          json_path_int(d, "status.observedGeneration", 0),
+                          json_path_int(d, "status.replicas", 0),
+                          json_path_int(d, "status.updatedReplicas", 0),
+                          json_path_int(d, "status.readyReplicas", 0)};
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) h = (h ^ (uint64_t)v[k]) * 1099511628211ull;
     }
     json_decref(reply);
+    *sig = h;
     return ok;
 }
 
-int scene_settled(const struct lab *lab, const char *ns, unsigned ms)
+int scene_settle(const struct lab *lab, const char *ns, unsigned ms, int (*give_up)(void *arg), void *arg)
 {
-    uint64_t end = mono_ns() + (uint64_t)ms * 1000000u;
+    uint64_t now = mono_ns(), end = now + (uint64_t)ms * 1000000u, since = now, last = 0, sig;
     for (;;) {
-        if (all_ready(lab, ns)) return 1;
-        if (mono_ns() >= end) return 0;
+        if (all_ready(lab, ns, &sig)) return 1;
+        now = mono_ns();
+        if (now >= end) return 0;
+        if (sig != last) since = now, last = sig;
+        else if (give_up && now - since >= STALL_NS && give_up(arg)) return 0;
         nanosleep(&(struct timespec){0, 200000000L}, NULL);
     }
 }
+
+int scene_settled(const struct lab *lab, const char *ns, unsigned ms) { return scene_settle(lab, ns, ms, NULL, NULL); }

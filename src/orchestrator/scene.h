@@ -12,6 +12,7 @@
 #include "orchestrator/problem.h"
 
 struct load_run;
+struct load_stats;
 
 struct scene {
     const struct lab *lab;
@@ -33,10 +34,17 @@ int scene_load(struct scene *s, const struct app_info *app, double rate, char *e
 void scene_stop(struct scene *s);
 /* Measure the next ms milliseconds of the workload. */
 void scene_measure(struct scene *s, unsigned ms, struct slo_window *out);
+/* The requests and errors between two readings of a run: requests are
+ * the answered (4xx and 5xx among them) and the never answered; an error
+ * is a 5xx or no answer (a 4xx is the client's). */
+void scene_window_counts(const struct load_stats *a, const struct load_stats *b, struct slo_window *out);
 /* Does after meet the service level of before? (errors at most
  * max(2x, +1 point), p99 at most max(2x, +100 ms)); why says what failed. */
 int scene_slo_met(const struct slo_window *before, const struct slo_window *after, char *why, size_t n);
 /* Wait until every Deployment of ns has its replicas ready (at most ms). 1 when it has. */
 int scene_settled(const struct lab *lab, const char *ns, unsigned ms);
+/* scene_settled, but when no Deployment's status has moved for 5 s and
+ * give_up(arg) says more waiting is of no use, 0 at once. */
+int scene_settle(const struct lab *lab, const char *ns, unsigned ms, int (*give_up)(void *arg), void *arg);
 
 #endif
