@@ -174,8 +174,13 @@ int scene_settle(const struct lab *lab, const char *ns, unsigned ms, int (*give_
         if (all_ready(lab, ns, &sig)) return 1;
         now = mono_ns();
         if (now >= end) return 0;
-        if (sig != last) since = now, last = sig;
-        else if (give_up && now - since >= STALL_NS && give_up(arg)) return 0;
+        if (sig != last) {
+            since = now;
+            last = sig;
+        } else if (give_up && now - since >= STALL_NS) {
+            if (give_up(arg)) return 0;
+            since = now; /* asked again after the next stalled 5 s */
+        }
         nanosleep(&(struct timespec){0, 200000000L}, NULL);
     }
 }
