@@ -65,12 +65,10 @@ static void print_tail(const char *path, int lines)
 static int start_daemon(struct lab *lab, int quiet)
 {
     char exe[PATH_MAX], out[PATH_MAX], logs[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
+    if (self_exe(exe, sizeof exe)) {
         fprintf(stderr, "aiopslab: cannot find my own binary\n");
         return 1;
     }
-    exe[n] = '\0';
     lab_path(lab, "logs", logs, sizeof logs);
     mkdir_p(logs, 0755);
     lab_path(lab, "logs/daemon.out", out, sizeof out);

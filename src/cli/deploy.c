@@ -28,9 +28,7 @@ static int apps_dir(char *out, size_t n)
     const char *env = getenv("AIOPSLAB_APPS_DIR");
     if (env && *env) return snprintf(out, n, "%s", env) >= (int)n ? -1 : 0;
     char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0) return -1;
-    exe[len] = '\0';
+    if (self_exe(exe, sizeof exe)) return -1;
     return snprintf(out, n, "%s/../apps", dirname(exe)) >= (int)n ? -1 : 0;
 }
 

@@ -105,12 +105,11 @@ static void ensure_namespace(struct daemon *d, const char *name)
 
 static int find_exe(struct daemon *d, char *err, size_t errlen)
 {
-    ssize_t n = readlink("/proc/self/exe", d->exe, sizeof d->exe - 1);
-    if (n <= 0) {
-        snprintf(err, errlen, "cannot find my own binary: %s", strerror(errno));
-        return -errno;
+    int rc = self_exe(d->exe, sizeof d->exe);
+    if (rc) {
+        snprintf(err, errlen, "cannot find my own binary: %s", strerror(-rc));
+        return rc;
     }
-    d->exe[n] = '\0';
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", d->exe);
     char *base = dirname(dir);

@@ -225,3 +225,16 @@ int str_has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
+
+int self_exe(char *out, size_t n)
+{
+    if (n < 2) return -ENAMETOOLONG;
+    ssize_t len = readlink("/proc/self/exe", out, n - 1);
+    if (len <= 0) return len < 0 ? -errno : -ENOENT;
+    if ((size_t)len == n - 1) return -ENAMETOOLONG;
+    out[len] = '\0';
+    static const char deleted[] = " (deleted)";
+    size_t d = sizeof deleted - 1;
+    if ((size_t)len > d && !strcmp(out + len - d, deleted)) out[len - d] = '\0';
+    return 0;
+}

@@ -37,5 +37,9 @@ int parse_long(const char *s, long min, long max, long *out);
 /* Copy at most dstlen-1 bytes and terminate; returns -E2BIG when cut. */
 int strlcpy_checked(char *dst, const char *src, size_t dstlen);
 int str_has_prefix(const char *s, const char *prefix);
+/* The path of this program's binary (/proc/self/exe), without the
+ * " (deleted)" Linux appends once the file was replaced (by a rebuild):
+ * the binary now at that path. 0 or -errno. */
+int self_exe(char *out, size_t n);
 
 #endif

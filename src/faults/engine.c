@@ -91,14 +91,6 @@ json_t *fault_truth(const struct fault_type *t, const char *ns, const char *targ
                      fault_class_name(t->cls), "entities", ents, "symptoms", t->symptoms);
 }
 
-static int self_exe(char *out, size_t n)
-{
-    ssize_t len = readlink("/proc/self/exe", out, n - 1);
-    if (len <= 0) return -1;
-    out[len] = '\0';
-    return 0;
-}
-
 /* Start the fault's detached body; its pid goes into the state. */
 static int start_runner(struct fault_ctx *c)
 {

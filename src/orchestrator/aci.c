@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/json.h"
+#include "core/util.h"
 #include "orchestrator/runcmd.h"
 #include "orchestrator/shell.h"
 
@@ -116,13 +117,10 @@ char *aci_describe(enum task t)
 
 /* ---- execution ------------------------------------------------------------------------------------------ */
 
-static const char *self_exe(void)
+static const char *aiopslab_exe(void)
 {
     static char exe[PATH_MAX];
-    if (!exe[0]) {
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        exe[n > 0 ? n : 0] = '\0';
-    }
+    if (!exe[0] && self_exe(exe, sizeof exe)) exe[0] = '\0';
     return exe;
 }
 
@@ -131,7 +129,7 @@ static int lab_cmd(struct aci *a, struct buf *out, const char *const *args)
 {
     char *argv[24];
     size_t n = 0;
-    argv[n++] = (char *)self_exe();
+    argv[n++] = (char *)aiopslab_exe();
     argv[n++] = "--lab";
     argv[n++] = (char *)a->lab->name;
     for (; *args && n < 23; args++) argv[n++] = (char *)*args;

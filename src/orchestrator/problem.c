@@ -415,9 +415,7 @@ int problems_dir(char *out, size_t n)
     const char *env = getenv("AIOPSLAB_PROBLEMS");
     if (env && *env) return snprintf(out, n, "%s", env) >= (int)n ? -1 : 0;
     char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
+    if (self_exe(exe, sizeof exe) == 0) {
         char *slash = strrchr(exe, '/'); /* BUILD/aiopslab -> BUILD -> the tree */
         if (slash) *slash = '\0';
         slash = strrchr(exe, '/');

@@ -9,6 +9,7 @@
 
 #include "agents/agent.h"
 #include "core/json.h"
+#include "core/util.h"
 #include "orchestrator/results.h"
 #include "orchestrator/runcmd.h"
 #include "orchestrator/scene.h"
@@ -46,8 +47,7 @@ void run_select_default(const char *dir, const struct problem_set *all, const st
 
 static const char *exe_path(char *out, size_t n)
 {
-    ssize_t len = readlink("/proc/self/exe", out, n - 1);
-    out[len > 0 ? len : 0] = '\0';
+    if (self_exe(out, n)) out[0] = '\0';
     return out;
 }
 

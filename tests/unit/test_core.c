@@ -79,12 +79,43 @@ static void test_json_paths(void)
     json_decref(o);
 }
 
-int main(void)
+/* The binary's path, also once the file was replaced (a rebuild): a copy
+ * of this test runs, deletes itself and reports what self_exe says. */
+static void test_self_exe(void)
 {
+    char exe[4096], copy[] = "/tmp/aiopslab-test-self-exe-XXXXXX", cmd[8300];
+    T_EQ_INT(self_exe(exe, sizeof exe), 0);
+    T_CHECK(strstr(exe, "/test_core") && !strstr(exe, "(deleted)"));
+    T_EQ_INT(self_exe(exe, 4), -ENAMETOOLONG);
+    T_EQ_INT(self_exe(exe, sizeof exe), 0);
+    int fd = mkstemp(copy);
+    T_CHECK(fd >= 0);
+    close(fd);
+    snprintf(cmd, sizeof cmd, "cp '%s' %s && chmod 700 %s && T_SELF_EXE=1 %s", exe, copy, copy, copy);
+    FILE *p = popen(cmd, "r");
+    T_CHECK(p);
+    char got[4096] = "";
+    T_CHECK(fgets(got, sizeof got, p));
+    pclose(p);
+    unlink(copy);
+    T_EQ_STR(got, copy);
+}
+
+int main(int argc, char **argv)
+{
+    if (getenv("T_SELF_EXE")) { /* the copy of test_self_exe */
+        char exe[4096];
+        (void)argc;
+        unlink(argv[0]);
+        if (self_exe(exe, sizeof exe)) return 1;
+        fputs(exe, stdout);
+        return 0;
+    }
     T_RUN(test_buf_bounded);
     T_RUN(test_human_duration);
     T_RUN(test_durations_and_rfc3339);
     T_RUN(test_lab_addresses);
     T_RUN(test_json_paths);
+    T_RUN(test_self_exe);
     return t_done();
 }
