@@ -214,6 +214,7 @@ static int restart_unwired(const struct lab *lab, const char *ns, const json_t *
         if (!time_parse_rfc3339(json_path_str(o, "metadata.creationTimestamp", ""), &t) && t > newest) newest = t;
     json_t *restart = json_object();
     json_array_foreach(json_object_get(pods, "items"), i, o) {
+        if (json_path(o, "metadata.deletionTimestamp")) continue; /* going anyway */
         const char *rs = json_path_str(json_array_get(json_path(o, "metadata.ownerReferences"), 0), "name", "");
         const char *dep = NULL;
         json_array_foreach(json_object_get(rss, "items"), j, c)
