@@ -165,6 +165,7 @@ int validate_problems(struct run_opts *o, const struct problem *const *list, siz
 {
     memset(rep, 0, sizeof *rep);
     rep->failures = json_array();
+    rep->retried = json_array();
     rep->problems = n;
     struct plan *plan = xcalloc(n * V_MODES + 1, sizeof *plan);
     const struct problem **seq = xcalloc(n * V_MODES + 1, sizeof *seq);

@@ -27,6 +27,7 @@ const char *validate_mode_name(enum validate_mode m);
 struct validate_report {
     size_t problems, passed, sessions;
     json_t *failures; /* [{problem, mode, expected, got, status, why}] */
+    json_t *retried;  /* the first failures of problems judged once more (their verdicts are the second run's) */
 };
 
 /* Validate list[0..n) with o's lab (o's agent fields are ignored).
