@@ -321,15 +321,10 @@ int cli_validate(int argc, char **argv)
     }
     printf("%zu problems validated (%zu sessions): %zu passed, %zu failed", rep.problems, rep.sessions, rep.passed,
            rep.problems - rep.passed);
-    size_t nagain = 0;
-    json_t *seen = json_object();
-    json_array_foreach(rep.retried, i, f) if (!json_object_get(seen, json_path_str(f, "problem", "")))
-    {
-        json_object_set_new(seen, json_path_str(f, "problem", ""), json_true());
-        nagain++;
-    }
-    json_decref(seen);
-    if (nagain) printf(" (%zu judged once more: AGAIN lines)", nagain);
+    json_t *again = json_object(); /* problem -> true */
+    json_array_foreach(rep.retried, i, f) json_object_set_new(again, json_path_str(f, "problem", ""), json_true());
+    if (json_object_size(again)) printf(" (%zu judged once more: AGAIN lines)", json_object_size(again));
+    json_decref(again);
     printf("\n");
     rc = rep.passed == rep.problems ? 0 : 1;
 out:
