@@ -66,18 +66,6 @@ static void merge(struct validate_report *into, struct validate_report *r)
     json_decref(r->retried);
 }
 
-/* Judged once more at the end of the lab's run: a fault that did not take
- * in time, or a reference that fixed the cause, broke nothing and missed
- * only the service level (on a machine busy with the other lab's
- * redeploys, a p99 over a few hundred requests is a handful of them). */
-static int worth_again(const json_t *f)
-{
-    if (!strcmp(json_path_str(f, "status", ""), "void")) return 1;
-    const json_t *c = json_object_get(f, "checks");
-    return !strcmp(json_path_str(f, "mode", ""), "reference") && json_is_true(json_object_get(c, "root_cause_gone")) &&
-           json_is_true(json_object_get(c, "nothing_broken")) && json_is_false(json_object_get(c, "slo_met"));
-}
-
 /* Validate list on the lab AIOPSLAB_LAB names (its cluster brought up when
  * needed), adding the verdicts to *rep. */
 static int validate_here(const struct problem *const *list, size_t n, int shortcuts, struct validate_report *rep)
@@ -94,8 +82,8 @@ static int validate_here(const struct problem *const *list, size_t n, int shortc
     struct validate_report r;
     if (validate_problems(&o, list, n, shortcuts, &r, err, sizeof err))
         fprintf(stderr, "aiopslab validate: %s: %s\n", lab.name, err);
-    /* A problem whose every failure is worth_again is judged once more; its
-     * verdicts are the second run's, its first failures are kept apart. */
+    /* A problem whose every failure is validate_worth_again is judged once
+     * more; its verdicts are the second run's, its first failures kept apart. */
     const struct problem **again = xcalloc(n + 1, sizeof *again);
     size_t na = 0;
     for (size_t i = 0; i < n; i++) {
@@ -106,7 +94,7 @@ static int validate_here(const struct problem *const *list, size_t n, int shortc
         {
             if (strcmp(json_path_str(f, "problem", ""), list[i]->id)) continue;
             failed = 1;
-            decided |= !worth_again(f);
+            decided |= !validate_worth_again(f);
         }
         if (failed && !decided) again[na++] = list[i];
     }

@@ -119,6 +119,14 @@ static int after(void *arg, size_t i, const struct problem *p, json_t *rec, char
     return m >= V_SCALE_ZERO ? 1 : 0;
 }
 
+int validate_worth_again(const json_t *f)
+{
+    if (!strcmp(json_path_str(f, "status", ""), "void")) return 1;
+    const json_t *c = json_object_get(f, "checks");
+    return !strcmp(json_path_str(f, "mode", ""), "reference") && json_is_true(json_object_get(c, "root_cause_gone")) &&
+           json_is_true(json_object_get(c, "nothing_broken")) && json_is_false(json_object_get(c, "slo_met"));
+}
+
 static int share(void *arg, size_t i, size_t j)
 {
     struct vstate *v = arg;

@@ -30,6 +30,12 @@ struct validate_report {
     json_t *retried;  /* the first failures of problems judged once more (their verdicts are the second run's) */
 };
 
+/* Whether a failure (an element of failures) is worth judging once more,
+ * at the end of the lab's run: a fault that did not take in time (void),
+ * or a reference that fixed the cause, broke nothing and missed only the
+ * service level (on a machine busy with another lab's deploys, a p99 over
+ * a few hundred requests is a handful of them). */
+int validate_worth_again(const json_t *failure);
 /* Validate list[0..n) with o's lab (o's agent fields are ignored).
  * shortcuts: 0 skips the four shortcut runs (a quick pass). 0 or -1 with
  * err when the lab failed; the verdicts are in *rep. */

@@ -59,10 +59,34 @@ static void test_balance_by_weight(void)
     for (int i = 0; i < N; i++) T_EQ_INT(to[i], 0);
 }
 
+/* Judged once more: a void session, or a reference that missed only the
+ * SLO; never a shortcut that passed or a reference that broke something. */
+static void test_worth_again(void)
+{
+    json_t *f = json_pack("{s:s, s:s, s:{s:b, s:b, s:b}}", "mode", "reference", "status", "submitted", "checks",
+                          "root_cause_gone", 1, "nothing_broken", 1, "slo_met", 0);
+    T_CHECK(validate_worth_again(f));
+    json_object_set_new(json_object_get(f, "checks"), "nothing_broken", json_false());
+    T_CHECK(!validate_worth_again(f));
+    json_object_set_new(json_object_get(f, "checks"), "nothing_broken", json_true());
+    json_object_set_new(json_object_get(f, "checks"), "root_cause_gone", json_false());
+    T_CHECK(!validate_worth_again(f));
+    json_object_set_new(json_object_get(f, "checks"), "root_cause_gone", json_true());
+    json_object_set_new(f, "mode", json_string("restart-all")); /* a shortcut that met the SLO: never again */
+    T_CHECK(!validate_worth_again(f));
+    json_object_set_new(f, "status", json_string("void"));
+    T_CHECK(validate_worth_again(f));
+    json_decref(f);
+    f = json_pack("{s:s, s:s, s:n}", "mode", "reference", "status", "submitted", "checks"); /* a wrong answer */
+    T_CHECK(!validate_worth_again(f));
+    json_decref(f);
+}
+
 int main(void)
 {
     T_RUN(test_one_app_per_lab);
     T_RUN(test_families_when_labs_outnumber_apps);
     T_RUN(test_balance_by_weight);
+    T_RUN(test_worth_again);
     return t_done();
 }
