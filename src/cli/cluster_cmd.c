@@ -80,6 +80,9 @@ static int start_daemon(struct lab *lab, int quiet)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    /* Nothing else of the caller's: a descriptor it inherited (a lock that
+     * flock(1) holds for a script) would otherwise live as long as the lab. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID);
     char *argv[] = {exe, "__daemon", NULL};
     pid_t pid;

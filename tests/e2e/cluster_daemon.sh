@@ -77,7 +77,13 @@ rc=$?
 [ "$rc" = 1 ] && ok "cluster status exits 1 while the daemon is down" || not_ok "cluster status exits 1 while the daemon is down (got $rc)"
 
 # ---- cluster up again -------------------------------------------------------------------
-out=$(timeout 30 "$AIOPSLAB" --lab "$LAB" cluster up 2>&1) && ok "cluster up again" || bail_out "cluster up again" "$out"
+# ... with a descriptor open (as flock(1) leaves its lock to the command):
+# the new daemon must not keep it.
+held="$AIOPSLAB_HOME/held-by-the-caller"
+out=$(exec 9>"$held"; timeout 30 "$AIOPSLAB" --lab "$LAB" cluster up 2>&1) && ok "cluster up again" || bail_out "cluster up again" "$out"
+dpid=$(cat "$LABDIR/daemon.pid" 2>/dev/null)
+[ -n "$dpid" ] && ! ls -l "/proc/$dpid/fd" 2>/dev/null | grep -qF "$held" &&
+    ok "the daemon keeps none of its caller's descriptors" || not_ok "the daemon keeps the caller's descriptor" "$(ls -l "/proc/$dpid/fd" 2>&1)"
 check "cluster status: up" al cluster status
 wait_for "all_ready example" 15 || not_ok "all example pods Ready after adoption" "$(k get pods -n example 2>&1)"
 after=$(snapshot)
