@@ -819,8 +819,11 @@ static int exhaust_recover(struct fault_ctx *c)
 {
     struct mwf_store s;
     if (mwf_store_find(c, c->target, "postgres", 5432, &s)) return 0;
+    PGconn *pg = mwf_pg_admin(c, &s, NULL);
+    int rc = pg ? exhaust_undo(c, &s, pg, NULL) : -1;
+    if (pg) PQfinish(pg);
     mwf_store_free(&s);
-    return mwf_pg_admin_do(c, c->target, NULL, exhaust_undo, NULL);
+    return rc;
 }
 
 static const struct fault_param exhaust_params[] = {
