@@ -230,9 +230,9 @@ static int restart_unwired(const struct lab *lab, const char *ns, const json_t *
     json_object_foreach(restart, dep, v) {
         json_t *r = call(lab, json_pack("{s:s, s:s, s:s, s:s}", "op", "rollout", "action", "restart", "namespace", ns,
                                         "name", dep));
-        if (!r) rc = 1;
-        json_decref(r);
         if (r) print_ref("Deployment", dep, "restarted (its pods started before a Service they need existed)");
+        else rc = 1;
+        json_decref(r);
     }
     json_decref(restart);
     json_decref(svcs);
