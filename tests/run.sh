@@ -2,6 +2,8 @@
 # The test runner: every unit test binary and every end-to-end script prints
 # TAP lines ("ok N - name" / "not ok N - name"); this adds them up and ends
 # with one line "N passed, N failed". Usage: tests/run.sh [FILTER]
+# The end-to-end scripts run under tests/subreaper.py, which reaps the labs'
+# detached processes as soon as they exit (see there).
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 export BUILD
@@ -44,7 +46,7 @@ for t in tests/e2e/*.sh; do
     [ -f "$t" ] || continue
     case "$(basename "$t")" in lib.sh) continue ;; esac
     case "$t" in *"$filter"*) ;; *) continue ;; esac
-    run_one "e2e/$(basename "$t" .sh)" 600 bash "$t"
+    run_one "e2e/$(basename "$t" .sh)" 600 python3 tests/subreaper.py bash "$t"
 done
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
 echo "$passed passed, $failed failed"
