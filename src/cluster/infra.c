@@ -129,11 +129,11 @@ void infra_stop(struct daemon *d)
         struct infra_proc *p = &d->infra[i];
         if (!p->pid) continue;
         kill(p->pid, SIGTERM);
-        for (int k = 0; k < 200 && kill(p->pid, 0) == 0; k++) {
+        for (int k = 0; k < 200 && proc_alive(p->pid); k++) {
             if (waitpid(p->pid, NULL, WNOHANG) == p->pid) break;
             usleep(10000);
         }
-        if (kill(p->pid, 0) == 0) kill(p->pid, SIGKILL);
+        if (proc_alive(p->pid)) kill(p->pid, SIGKILL);
         waitpid(p->pid, NULL, WNOHANG);
         p->pid = 0;
     }

@@ -786,7 +786,7 @@ void kubelet_stop_all(struct daemon *d)
                 struct ctr *c = &p->ctrs[i];
                 if (!c->running) continue;
                 waitpid(c->conmon, NULL, WNOHANG);
-                if (kill(c->conmon, 0) == 0) alive = 1;
+                if (proc_alive(c->conmon)) alive = 1;
                 else c->running = 0;
             }
         }

@@ -182,6 +182,8 @@ uint64_t proc_starttime(pid_t pid)
     return strtoull(p, NULL, 10);
 }
 
+int proc_alive(pid_t pid) { return pid > 0 && proc_starttime(pid) != 0; }
+
 int proc_cmdline_has(pid_t pid, const char *const needles[])
 {
     char path[64], cmd[4096];

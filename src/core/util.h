@@ -26,9 +26,14 @@ int rm_rf(const char *path);
 /* chown a tree (not following symlinks). 0 or -errno of the first failure. */
 int chown_tree(const char *path, uid_t uid, gid_t gid);
 /* The start time of a process in clock ticks since boot (field 22 of
- * /proc/PID/stat), or 0 when the process does not exist. Together with the
- * pid it names a process unambiguously across pid reuse. */
+ * /proc/PID/stat), or 0 when the process does not exist or has exited (a
+ * zombie). Together with the pid it names a process unambiguously across
+ * pid reuse. */
 uint64_t proc_starttime(pid_t pid);
+/* Whether process pid is still running. Unlike kill(pid, 0), an exited
+ * process its parent has not reaped yet counts as gone: a lab's detached
+ * processes are reaped by init, which on some machines takes seconds. */
+int proc_alive(pid_t pid);
 /* Whether the command line of process pid contains every one of the
  * NULL-terminated needles (arguments joined by spaces). */
 int proc_cmdline_has(pid_t pid, const char *const needles[]);

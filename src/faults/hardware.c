@@ -278,11 +278,7 @@ static int io_verify(struct fault_ctx *c)
     return hits > 0;
 }
 
-static int tracer_gone(pid_t pid, uint64_t start)
-{
-    char st = osf_proc_state(pid);
-    return !st || st == 'Z' || proc_starttime(pid) != start;
-}
+static int tracer_gone(pid_t pid, uint64_t start) { return proc_starttime(pid) != start; /* 0 once it exited */ }
 
 /* The engine has ended run(), whose straces got SIGTERM with it; make sure
  * each is gone (so the store is detached) before saying recovered: SIGTERM

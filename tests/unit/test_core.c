@@ -1,6 +1,9 @@
 /* Unit tests for src/core: buffers, time formats, lab addressing. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/json.h"
@@ -101,6 +104,26 @@ static void test_self_exe(void)
     T_EQ_STR(got, copy);
 }
 
+/* An exited child its parent has not reaped is a zombie: kill(pid, 0)
+ * still finds it, proc_alive does not. */
+static void test_proc_alive(void)
+{
+    T_CHECK(proc_alive(getpid()));
+    T_CHECK(!proc_alive(0) && !proc_alive(-1));
+    pid_t child = fork();
+    T_CHECK(child >= 0);
+    if (child == 0) _exit(0);
+    int alive = 1;
+    for (int i = 0; i < 500 && alive; i++) {
+        alive = proc_alive(child);
+        if (alive) usleep(10000);
+    }
+    T_CHECK(!alive);
+    T_EQ_INT(kill(child, 0), 0); /* not reaped yet */
+    T_EQ_INT(waitpid(child, NULL, 0), child);
+    T_CHECK(!proc_alive(child));
+}
+
 int main(int argc, char **argv)
 {
     if (getenv("T_SELF_EXE")) { /* the copy of test_self_exe */
@@ -117,5 +140,6 @@ int main(int argc, char **argv)
     T_RUN(test_lab_addresses);
     T_RUN(test_json_paths);
     T_RUN(test_self_exe);
+    T_RUN(test_proc_alive);
     return t_done();
 }
