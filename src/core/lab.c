@@ -121,6 +121,11 @@ int lab_init(struct lab *lab, int net_hint, char *err, size_t errlen)
         snprintf(err, errlen, "lab network 127.%d.0.0/16 is out of range (2-254)", net);
         return -EINVAL;
     }
+    if (net_hint && net_busy(net)) {
+        snprintf(err, errlen, "lab network 127.%d.0.0/16 is in use: another running lab's mesh holds 127.%d.0.1:%d",
+                 net, net, LAB_MESH_SHIM_PORT);
+        return -EADDRINUSE;
+    }
     char path[PATH_MAX + 16], json[128];
     snprintf(path, sizeof path, "%s/lab.json", lab->dir);
     int n = snprintf(json, sizeof json, "{\"name\":\"%s\",\"net\":%d}\n", lab->name, net);

@@ -17,6 +17,14 @@ case "$E2E_UP_OUTPUT" in
 esac
 check "cluster status: up" al cluster status
 check "cluster up again is idempotent" al cluster up --net "$NET"
+other=$(mktemp -d)
+out=$(AIOPSLAB_HOME=$other timeout 30 "$AIOPSLAB" --lab other cluster up --net "$NET" 2>&1)
+rc=$?
+AIOPSLAB_HOME=$other timeout 30 "$AIOPSLAB" --lab other cluster down --purge >/dev/null 2>&1
+rm -rf "$other"
+[ $rc = 1 ] && [[ "$out" == *"127.$NET.0.0/16 is in use"* ]] &&
+    ok "a lab of another home asking for the same --net is refused" ||
+    not_ok "a lab of another home asking for the same --net is refused" "exit $rc" "$out"
 [ -f "$LABDIR/daemon.pid" ] && ok "daemon.pid in the lab dir" || not_ok "daemon.pid in the lab dir" "$(ls -la "$LABDIR")"
 
 out=$(deploy_example 2>&1)
