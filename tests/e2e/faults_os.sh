@@ -17,9 +17,10 @@
 # SocialNetwork's post-storage-mongodb (each waits out a restart back-off).
 source "$(dirname "$0")/lib.sh"
 # The stores crash-loop under io-errors and disk-full, one fault after the
-# other: a back-off capped at 20 s (the daemon reads it at start) keeps the
-# wait for them to serve again bounded; it is still CrashLoopBackOff.
-export AIOPSLAB_BACKOFF_MAX_MS=20000
+# other, and geo under the fast memory-leak: a back-off of 2 s doubling up to
+# 8 s (the daemon reads it at start; Kubernetes': 10 s up to 300 s) keeps the
+# wait for them to serve again short; it is still CrashLoopBackOff.
+export AIOPSLAB_BACKOFF_BASE_MS=2000 AIOPSLAB_BACKOFF_MAX_MS=8000
 
 FULL=${AIOPSLAB_FAULTS_FULL:-0}
 NS=test-hotel-reservation
@@ -146,7 +147,7 @@ else
 fi
 recover_ok "$id" cpu-contention
 sleep 1
-pgrep -f "__fault-run $id\$" >/dev/null && not_ok "cpu-contention: burners gone" || ok "cpu-contention: burners gone"
+pgrep -f -- "--lab $LAB __fault-run $id\$" >/dev/null && not_ok "cpu-contention: burners gone" || ok "cpu-contention: burners gone"
 
 # ---- memory-leak ---------------------------------------------------------------------
 pod=$(pod_of geo)
@@ -265,7 +266,7 @@ store_faults() { # NS STORE KIND APP-NAME TYPES...
                 ok "io-errors: the store's processes are traced (TracerPid)" ||
                 not_ok "io-errors: traced" "$(cat "$LABDIR/faults/io-tracers-$id" 2>&1)"
             cp "$LABDIR/faults/io-tracers-$id" "$tracers" 2>/dev/null
-            kill -9 "$(pgrep -f "__fault-run $id\$")"
+            kill -9 "$(pgrep -f -- "--lab $LAB __fault-run $id\$")"
             o=$(al fault recover --all 2>&1)
             [ "$o" = "1 fault recovered" ] && ok "io-errors: recover --all after kill -9 of the fault's process" ||
                 not_ok "io-errors: recover --all" "$o"
