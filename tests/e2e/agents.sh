@@ -120,7 +120,8 @@ else
     not_ok "aiopslab fault status shows no fault active" "$fs"
 fi
 check "the app is healthy after the misbehaving agents" all_ready "$NS"
-left=$(pgrep -f "$AGENT|sleep 120|yes {\"action\"" || true)
+# (pgrep -f takes an extended regex: the brace is escaped, or pgrep fails and finds nothing)
+left=$(pgrep -f "$AGENT|sleep 120|yes \\{\"action\"" || true)
 [ -z "$left" ] && ok "no agent process outlives its session" || not_ok "no agent process outlives its session" "$(ps -o pid,args -p $left)"
 
 # Replay of the example agent's session reproduces its answer.
