@@ -148,6 +148,35 @@ recover bad-configmap-value
     ok "bad-configmap-value: ConfigMap exactly as before" || not_ok "configmap restored"
 restored bad-configmap-value social-graph-service "$spec"
 
+# ---- HotelReservation: wrong-secret with a rollout restart (one Secret per database) ----------------
+# Here in the middle, not at the end: its failing profile pod is Terminating
+# for its whole grace period after the recover (30 s), while the
+# SocialNetwork faults below go on.
+HNS=test-hotel-reservation
+wait $HOTEL_DEPLOY && ok "deploy hotel-reservation" || bail_out "deploy hotel-reservation" "$(cat "$AIOPSLAB_HOME/hotel-deploy.log")"
+HFE="http://$(cluster_ip $HNS frontend):5000"
+search() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$HFE/hotels?inDate=2015-04-09&outDate=2015-04-11&lat=38.0235&lon=-122.095"; }
+wait_for '[ "$(search)" = 200 ]' 30 && ok "hotel-reservation serves searches" || not_ok "hotel search" "$(search)"
+hsec=$(k get secret mongodb-profile-credentials -n $HNS -o json | jq -S .data)
+hspec=$(k get deploy profile -n $HNS -o json | jq -S .spec)
+out=$(al fault inject wrong-secret -n $HNS --target profile 2>&1)
+ID=$(sed -n 's/^fault \([0-9]*\) injected.*/\1/p' <<<"$out")
+[ -n "$ID" ] && ok "wrong-secret on hotel profile (rollout): verified (${out#*(}" || not_ok "wrong-secret on profile" "$out"
+hpod=$(k get pods -n $HNS -l app=profile -o json | jq -r '.items | sort_by(.metadata.creationTimestamp) | last | .metadata.name')
+k logs -n $HNS "$hpod" 2>&1 | grep -q 'password authentication failed' &&
+    ok "wrong-secret: the restarted profile pod logs password authentication failed" ||
+    not_ok "profile log" "$(k logs -n $HNS "$hpod" 2>&1 | tail -3)"
+[ "$(k get deploy -n $HNS -o json | jq '[.items[] | select(.status.replicas > 1)] | map(.metadata.name)' -c)" = '["profile"]' ] &&
+    ok "wrong-secret: only profile restarted (its database keeps running)" || not_ok "consumers" "$(k get pods -n $HNS)"
+[ "$(search)" = 200 ] && ok "wrong-secret: the old profile pod still serves searches" || not_ok "search during" "$(search)"
+out=$(al fault recover "$ID")
+[ "$out" = "fault $ID recovered" ] && [ "$(k get secret mongodb-profile-credentials -n $HNS -o json | jq -S .data)" = "$hsec" ] &&
+    [ "$(k get deploy profile -n $HNS -o json | jq -S .spec)" = "$hspec" ] &&
+    ok "wrong-secret: Secret and profile's spec exactly as before" || not_ok "hotel restored" "$out"
+# (The failing pod is Terminating for its grace period: it waits for its database, deaf to SIGTERM.)
+wait_for '[ "$(k get pods -n $HNS -l app=profile -o json | jq "[.items[] | select(.metadata.deletionTimestamp == null)] | length")" = 1 ] &&
+    [ "$(search)" = 200 ]' 30 && ok "wrong-secret: one profile pod, searches succeed" || not_ok "hotel after recover" "$(k get pods -n $HNS -l app=profile)"
+
 # ---- wrong-secret (consumers' pods deleted: an outage) ------------------------------------------------
 sec=$(k get secret social-network-db -n $NS -o json | jq -S .data)
 spec=$(spec_of user-service)
@@ -223,32 +252,6 @@ k rollout undo deploy/post-storage-service -n $NS >/dev/null 2>&1
 wait_for 'rolled_out post-storage-service' 20 && ok "bad-rollout: kubectl rollout undo fixes it" || not_ok "rollout undo"
 recover bad-rollout
 restored bad-rollout post-storage-service "$spec"
-
-# ---- HotelReservation: wrong-secret with a rollout restart (one Secret per database) ----------------
-HNS=test-hotel-reservation
-wait $HOTEL_DEPLOY && ok "deploy hotel-reservation" || bail_out "deploy hotel-reservation" "$(cat "$AIOPSLAB_HOME/hotel-deploy.log")"
-HFE="http://$(cluster_ip $HNS frontend):5000"
-search() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$HFE/hotels?inDate=2015-04-09&outDate=2015-04-11&lat=38.0235&lon=-122.095"; }
-wait_for '[ "$(search)" = 200 ]' 30 && ok "hotel-reservation serves searches" || not_ok "hotel search" "$(search)"
-hsec=$(k get secret mongodb-profile-credentials -n $HNS -o json | jq -S .data)
-hspec=$(k get deploy profile -n $HNS -o json | jq -S .spec)
-out=$(al fault inject wrong-secret -n $HNS --target profile 2>&1)
-ID=$(sed -n 's/^fault \([0-9]*\) injected.*/\1/p' <<<"$out")
-[ -n "$ID" ] && ok "wrong-secret on hotel profile (rollout): verified (${out#*(}" || not_ok "wrong-secret on profile" "$out"
-hpod=$(k get pods -n $HNS -l app=profile -o json | jq -r '.items | sort_by(.metadata.creationTimestamp) | last | .metadata.name')
-k logs -n $HNS "$hpod" 2>&1 | grep -q 'password authentication failed' &&
-    ok "wrong-secret: the restarted profile pod logs password authentication failed" ||
-    not_ok "profile log" "$(k logs -n $HNS "$hpod" 2>&1 | tail -3)"
-[ "$(k get deploy -n $HNS -o json | jq '[.items[] | select(.status.replicas > 1)] | map(.metadata.name)' -c)" = '["profile"]' ] &&
-    ok "wrong-secret: only profile restarted (its database keeps running)" || not_ok "consumers" "$(k get pods -n $HNS)"
-[ "$(search)" = 200 ] && ok "wrong-secret: the old profile pod still serves searches" || not_ok "search during" "$(search)"
-out=$(al fault recover "$ID")
-[ "$out" = "fault $ID recovered" ] && [ "$(k get secret mongodb-profile-credentials -n $HNS -o json | jq -S .data)" = "$hsec" ] &&
-    [ "$(k get deploy profile -n $HNS -o json | jq -S .spec)" = "$hspec" ] &&
-    ok "wrong-secret: Secret and profile's spec exactly as before" || not_ok "hotel restored" "$out"
-# (The failing pod is Terminating for its grace period: it waits for its database, deaf to SIGTERM.)
-wait_for '[ "$(k get pods -n $HNS -l app=profile -o json | jq "[.items[] | select(.metadata.deletionTimestamp == null)] | length")" = 1 ] &&
-    [ "$(search)" = 200 ]' 30 && ok "wrong-secret: one profile pod, searches succeed" || not_ok "hotel after recover" "$(k get pods -n $HNS -l app=profile)"
 
 # Pods replaced by recover end within their grace period (30 s; a service
 # still waiting for its database takes all of it), before the lab goes down.
