@@ -7,9 +7,6 @@
 # again. Workload: traffic-spike, hot-key, flood. Application: the five
 # feature-flag faults, buggy-revision, retry-storm.
 source "$(dirname "$0")/lib.sh"
-# lib.sh's hash of this script's name gives faults_middleware's network
-# (208): a net of its own, so both can run side by side.
-NET=239
 
 SN=test-social-network
 HR=test-hotel-reservation

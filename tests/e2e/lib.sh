@@ -4,7 +4,8 @@
 # never touch a user's labs:
 #   LAB            t-<script>-<pid>             (the --lab name)
 #   AIOPSLAB_HOME  a fresh mktemp -d            (exported: all lab data)
-#   NET            30..249 from a hash of the script's name (127.NET.0.0/16; E2E_NET overrides)
+#   NET            30..249 from a hash of the script's name (127.NET.0.0/16; E2E_NET overrides;
+#                  lab_up takes another when a running lab holds it)
 #   LABDIR         $AIOPSLAB_HOME/labs/$LAB
 # lab_down runs on exit whatever happens: `cluster down`, then any process
 # still tied to this AIOPSLAB_HOME (by command line, environment or working
@@ -105,11 +106,20 @@ lab_up() {
     trap lab_down EXIT
     trap 'exit 130' INT TERM
     E2E_LAB_STARTED=1
-    local out
-    if ! out=$(timeout 30 "$AIOPSLAB" --lab "$LAB" cluster up --net "$NET" 2>&1); then
-        bail_out "cluster up" "$out"
-    fi
-    E2E_UP_OUTPUT=$out
+    local out try
+    # When another running lab holds NET (a script running beside this one,
+    # another run of the suite, a user's lab), `cluster up --net` refuses it:
+    # hop to another one (37 is prime to the 220 nets: every net in turn).
+    for try in 1 2 3 4 5 6 7 8; do
+        if out=$(timeout 30 "$AIOPSLAB" --lab "$LAB" cluster up --net "$NET" 2>&1); then
+            E2E_UP_OUTPUT=$out
+            return 0
+        fi
+        case "$out" in *"is in use"*) ;; *) break ;; esac
+        diag "lab_up: $out"
+        NET=$((30 + (NET - 30 + 37) % 220))
+    done
+    bail_out "cluster up" "$out"
 }
 
 # The pids of processes tied to this lab: command line or environment
