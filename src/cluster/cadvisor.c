@@ -296,7 +296,7 @@ static void on_conn(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->tcp, hclosed);
 }
 
-void cadvisor_start(struct daemon *d)
+int cadvisor_start(struct daemon *d, char *err, size_t errlen)
 {
     char ip[16];
     lab_node_ip(&d->lab, ip, sizeof ip);
@@ -306,5 +306,11 @@ void cadvisor_start(struct daemon *d)
     d->kubelet_http.data = d;
     int rc = uv_tcp_bind(&d->kubelet_http, (struct sockaddr *)&sa, 0);
     if (!rc) rc = uv_listen((uv_stream_t *)&d->kubelet_http, 64, on_conn);
+    if (rc == UV_EADDRINUSE) {
+        snprintf(err, errlen, "lab network 127.%d.0.0/16 is in use: another lab's daemon serves %s:%d", d->lab.net,
+                 ip, LAB_KUBELET_PORT);
+        return -EADDRINUSE;
+    }
     if (rc) log_error("cannot serve node metrics on %s:%d: %s", ip, LAB_KUBELET_PORT, uv_strerror(rc));
+    return 0;
 }

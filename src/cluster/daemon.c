@@ -202,10 +202,12 @@ int daemon_run(const struct lab *lab, char *err, size_t errlen)
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     signal(SIGPIPE, SIG_IGN);
 
+    /* The network first: a daemon whose 127.N/16 another lab has stops
+     * here, before anything answers on its socket or any pod starts. */
+    if ((rc = cadvisor_start(d, err, errlen))) goto out;
     if ((rc = api_start(d, err, errlen))) goto out;
     log_info("lab %s: daemon up on 127.%d.0.0/16, limits by %s", lab->name, lab->net, d->limits);
     kubelet_adopt(d);
-    cadvisor_start(d);
     infra_start(d);
     recover_faults(d);
     daemon_kick(d);

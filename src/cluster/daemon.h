@@ -72,8 +72,10 @@ void kubelet_free(struct daemon *d);
 /* OOM kills of a container since the daemon started. */
 int kubelet_oom_kills(struct daemon *d, const char *uid, const char *container);
 
-/* cadvisor.c: serve node metrics on NODE_IP:LAB_KUBELET_PORT. */
-void cadvisor_start(struct daemon *d);
+/* cadvisor.c: serve node metrics on NODE_IP:LAB_KUBELET_PORT. The listener
+ * is also the daemon's claim on the lab's network: -EADDRINUSE (and a
+ * message in err) when another lab's daemon serves that address. */
+int cadvisor_start(struct daemon *d, char *err, size_t errlen);
 
 /* deployment.c */
 void deployment_sync(struct daemon *d);

@@ -74,16 +74,20 @@ int lab_resolve(const char *name, struct lab *lab, char *err, size_t errlen)
     return 0;
 }
 
-static int net_busy(int net)
+static int port_busy(int net, int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return 0;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(LAB_MESH_SHIM_PORT)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl((127u << 24) | ((unsigned)net << 16) | 1u);
     int busy = bind(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno == EADDRINUSE;
     close(fd);
     return busy;
 }
+
+/* A running lab holds its node IP's kubelet port (the daemon's claim on the
+ * network) and its mesh's shim port. */
+static int net_busy(int net) { return port_busy(net, LAB_KUBELET_PORT) || port_busy(net, LAB_MESH_SHIM_PORT); }
 
 int lab_init(struct lab *lab, int net_hint, char *err, size_t errlen)
 {
@@ -113,7 +117,7 @@ int lab_init(struct lab *lab, int net_hint, char *err, size_t errlen)
             used[read_net(sub)] = 1;
         }
         if (d) closedir(d);
-        /* ... nor by a running lab of another home: its mesh holds 127.NET.0.1's shim port. */
+        /* ... nor by a running lab of another home (net_busy). */
         for (net = 100; net < 250 && (used[net] || net_busy(net)); net++) {}
     }
     if (net < 2 || net > 254) {
@@ -122,8 +126,7 @@ int lab_init(struct lab *lab, int net_hint, char *err, size_t errlen)
         return -EINVAL;
     }
     if (net_hint && net_busy(net)) {
-        snprintf(err, errlen, "lab network 127.%d.0.0/16 is in use: another running lab's mesh holds 127.%d.0.1:%d",
-                 net, net, LAB_MESH_SHIM_PORT);
+        snprintf(err, errlen, "lab network 127.%d.0.0/16 is in use by another running lab", net);
         return -EADDRINUSE;
     }
     char path[PATH_MAX + 16], json[128];

@@ -25,6 +25,19 @@ rm -rf "$other"
 [ $rc = 1 ] && [[ "$out" == *"127.$NET.0.0/16 is in use"* ]] &&
     ok "a lab of another home asking for the same --net is refused" ||
     not_ok "a lab of another home asking for the same --net is refused" "exit $rc" "$out"
+# Two labs that chose the same network at the same moment: the second daemon
+# finds the node IP taken and stops before it starts anything.
+other=$(mktemp -d)
+mkdir -p "$other/labs/other"
+echo "{\"name\":\"other\",\"net\":$NET}" >"$other/labs/other/lab.json"
+out=$(AIOPSLAB_HOME=$other timeout 30 "$AIOPSLAB" --lab other cluster up 2>&1)
+rc=$?
+left=$(pgrep -f "$other" | tr '\n' ' ')
+[ -n "$left" ] && kill $left 2>/dev/null
+rm -rf "$other"
+[ $rc = 1 ] && [[ "$out" == *"127.$NET.0.0/16 is in use: another lab's daemon serves 127.$NET.0.1:10250"* ]] && [ -z "$left" ] &&
+    ok "a second daemon on a lab's network stops at once, naming the network" ||
+    not_ok "a second daemon on a lab's network stops at once, naming the network" "exit $rc, left: $left" "$out"
 [ -f "$LABDIR/daemon.pid" ] && ok "daemon.pid in the lab dir" || not_ok "daemon.pid in the lab dir" "$(ls -la "$LABDIR")"
 
 out=$(deploy_example 2>&1)
