@@ -62,6 +62,7 @@ static void print_tail(const char *path, int lines)
     buf_free(&b);
 }
 
+/* 0: the daemon is up; 1: it did not answer in time; 2: it exited. */
 static int start_daemon(struct lab *lab, int quiet)
 {
     char exe[PATH_MAX], out[PATH_MAX], logs[PATH_MAX];
@@ -103,7 +104,11 @@ static int start_daemon(struct lab *lab, int quiet)
             json_decref(st);
             return 0;
         }
-        if (waitpid(pid, NULL, WNOHANG) == pid) break;
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            fprintf(stderr, "aiopslab: the daemon of lab \"%s\" did not start\n", lab->name);
+            print_tail(out, 10);
+            return 2;
+        }
         usleep(20000);
     }
     fprintf(stderr, "aiopslab: the daemon of lab \"%s\" did not start\n", lab->name);
@@ -140,11 +145,16 @@ static int cluster_up(int argc, char **argv)
                 lab.name, lab.net);
         return 1;
     }
+    int fresh = !lab.net;
     if (lab_init(&lab, (int)net, err, sizeof err)) {
         fprintf(stderr, "aiopslab: %s\n", err);
         return 1;
     }
-    return start_daemon(&lab, 0);
+    int rc = start_daemon(&lab, 0);
+    /* A new lab whose daemon gave up (its network was taken meanwhile) never
+     * ran: forget it, so that it can be asked for again on another network. */
+    if (rc == 2 && fresh) rm_rf(lab.dir);
+    return rc ? 1 : 0;
 }
 
 static int cluster_down(int argc, char **argv)

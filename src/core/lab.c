@@ -92,6 +92,10 @@ static int net_busy(int net) { return port_busy(net, LAB_KUBELET_PORT) || port_b
 int lab_init(struct lab *lab, int net_hint, char *err, size_t errlen)
 {
     if (lab->net) return 0;
+    if (net_hint >= 2 && net_hint <= 254 && net_busy(net_hint)) {
+        snprintf(err, errlen, "lab network 127.%d.0.0/16 is in use by another running lab", net_hint);
+        return -EADDRINUSE;
+    }
     int rc = mkdir_p(lab->dir, 0755);
     if (rc) {
         snprintf(err, errlen, "cannot create %s: %s", lab->dir, strerror(-rc));
@@ -124,10 +128,6 @@ int lab_init(struct lab *lab, int net_hint, char *err, size_t errlen)
         if (lock >= 0) close(lock);
         snprintf(err, errlen, "lab network 127.%d.0.0/16 is out of range (2-254)", net);
         return -EINVAL;
-    }
-    if (net_hint && net_busy(net)) {
-        snprintf(err, errlen, "lab network 127.%d.0.0/16 is in use by another running lab", net);
-        return -EADDRINUSE;
     }
     char path[PATH_MAX + 16], json[128];
     snprintf(path, sizeof path, "%s/lab.json", lab->dir);
