@@ -252,7 +252,7 @@ static int load_file(struct loader *l, const json_t *root, struct problem_set *s
             rc = -1;
             break;
         }
-        json_t *params = json_deep_copy(base_params ? base_params : json_object());
+        json_t *params = base_params ? json_deep_copy(base_params) : json_object();
         json_object_update(params, vp);
         json_decref(vp);
         if (ft) { /* the parameters must pass the fault's own validation now, not at run time */
