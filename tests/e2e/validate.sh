@@ -42,12 +42,15 @@ shared=$(cat "$AIOPSLAB_RESULTS"/*.json | jq -s '[.[] | select(.task == "detecti
 
 out=$(al validate --problem "$MIT" 2>&1)
 rc=$?
-[ $rc = 0 ] && grep -q "^1 problems validated (6 sessions): 1 passed, 0 failed" <<<"$out" &&
+# A reference that fixed the cause and broke nothing but missed the service
+# level in its windows (a busy machine) is judged once more, as validate
+# does: then twelve sessions, the second six deciding.
+[ $rc = 0 ] && grep -Eq "^1 problems validated \((6 sessions\): 1 passed, 0 failed$|12 sessions\): 1 passed, 0 failed \(1 judged once more)" <<<"$out" &&
     ok "$MIT: the reference passes, nothing and the four shortcuts fail" ||
     not_ok "$MIT: the reference passes, nothing and the four shortcuts fail" "exit $rc" "$out"
 
-# Each session's record: the verdict and the check that decided it.
-checks=$(cat "$AIOPSLAB_RESULTS"/*.json | jq -r --arg p "$MIT" 'select(.problem_id == $p) | "\(.agent) \(.results.success) root_cause_gone=\(.results.checks.root_cause_gone) nothing_broken=\(.results.checks.nothing_broken) slo_met=\(.results.checks.slo_met)"' 2>/dev/null | sort)
+# Each session's record (the last of each agent): the verdict and the check that decided it.
+checks=$(cat "$AIOPSLAB_RESULTS"/*.json | jq -rs --arg p "$MIT" '[.[] | select(.problem_id == $p)] | group_by(.agent) | .[] | max_by(.start_time) | "\(.agent) \(.results.success) root_cause_gone=\(.results.checks.root_cause_gone) nothing_broken=\(.results.checks.nothing_broken) slo_met=\(.results.checks.slo_met)"' 2>/dev/null | sort)
 want="validate:delete-pods false
 validate:delete-target false root_cause_gone=false nothing_broken=false
 validate:nothing false root_cause_gone=false
