@@ -12,7 +12,9 @@
 # The families run with --jobs 2, as `make validate` does: SocialNetwork in
 # the test's lab, HotelReservation in a second lab (LAB-v2) at the same time
 # (the sessions mostly wait: windows, verification); the second lab is gone
-# afterwards.
+# afterwards. A problem validate judges once more (a void session: its
+# fault did not take in time on a busy machine) passes when its second try
+# does, as in `make validate`.
 . "$(dirname "$0")/lib.sh"
 
 export AIOPSLAB_RESULTS="$AIOPSLAB_HOME/results-test"
@@ -30,7 +32,7 @@ rc=$?
 sn=$(families social-network) hr=$(families hotel-reservation)
 all=$((sn + hr))
 [ $rc = 0 ] && [ "$sn" -gt 20 ] && [ "$hr" -gt 20 ] &&
-    [[ "$(grep "problems validated" <<<"$out")" == "$all problems validated "*": $all passed, 0 failed" ]] &&
+    [[ "$(grep "problems validated" <<<"$out")" =~ ^$all\ problems\ validated\ .*:\ $all\ passed,\ 0\ failed(\ \([0-9]+\ judged\ once\ more:\ AGAIN\ lines\))?$ ]] &&
     ok "detection of every family of both apps ($sn + $hr), two labs at once: the reference right, the empty answer wrong" ||
     not_ok "detection of every family ($sn + $hr)" "exit $rc" "$out"
 [ ! -e "$AIOPSLAB_HOME/labs/$LAB2" ] && ok "the second lab was purged after the run" ||
