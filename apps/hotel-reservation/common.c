@@ -110,7 +110,7 @@ PGconn *hr_seed_connect(struct kit *k, const char *env_prefix)
          * store that stays down should not flood the log. */
         if (attempt <= 10 || attempt % 10 == 0)
             kit_logf(k, KIT_WARN, "seed: connect to %s failed (attempt %u): %s", env_prefix, attempt, msg);
-        usleep(500 * 1000);
+        kit_pause(k, 500);
     }
 }
 
@@ -171,7 +171,7 @@ void hr_seed_run(struct kit *k, const char *env_prefix, int (*seed)(struct kit *
                      (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
             return;
         }
-        sleep(1);
+        kit_pause(k, 1000);
     }
 }
 

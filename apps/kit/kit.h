@@ -80,6 +80,11 @@ void kit_handle(struct kit *k, const char *method, const char *path, const char 
  * flight (at most 10 s), flush spans, and return 0 (or 1 when the port
  * cannot be bound, after logging why). */
 int kit_serve(struct kit *k);
+/* Wait ms milliseconds before kit_serve (a store that is not up yet): a
+ * SIGTERM/SIGINT meanwhile ends the process at once (exit 0, logged), as
+ * a service that has nothing to drain yet does, instead of leaving the
+ * signal pending until the grace period runs out. */
+void kit_pause(struct kit *k, unsigned ms);
 void kit_free(struct kit *k);
 /* A process-wide log line outside any request. */
 void kit_logf(struct kit *k, enum kit_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -385,6 +385,20 @@ static void *warm_loop(void *arg)
 
 /* ---- serving ---- */
 
+void kit_pause(struct kit *k, unsigned ms)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    int sig = sigtimedwait(&set, NULL, &ts);
+    if (sig == SIGTERM || sig == SIGINT) {
+        kit_logf(k, KIT_INFO, "received %s before serving, exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        exit(0);
+    }
+}
+
 int kit_serve(struct kit *k)
 {
     sigset_t set;

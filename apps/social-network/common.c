@@ -340,7 +340,7 @@ struct sn_db *sn_db_open(struct kit *k, const char *prefix, const char *schema,
         }
         /* The database pod usually starts with us: say so only now and then. */
         if (attempt % 25 == 0) kit_logf(k, attempt ? KIT_WARN : KIT_INFO, "waiting for the database: %s", err);
-        usleep(200 * 1000);
+        kit_pause(k, 200);
     }
     d->pg = kit_pg_new(k, prefix);
     return d;

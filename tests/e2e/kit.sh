@@ -341,4 +341,17 @@ else
     not_ok "echo-b container pid" "$podb $pid"
 fi
 
+# ---- SIGTERM before serving (waiting for a store) --------------------------------------------
+ECHO_START_WAIT_MS=30000 PORT=$((20000 + $$ % 10000)) "$ECHO" early >"$AIOPSLAB_HOME/early.log" 2>&1 &
+epid=$!
+sleep 0.5
+t0=$(date +%s%N)
+kill -TERM $epid
+wait $epid
+rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ $rc = 0 ] && [ $ms -lt 1000 ] && grep -q '"msg":"received SIGTERM before serving, exiting"' "$AIOPSLAB_HOME/early.log" &&
+    ok "SIGTERM while waiting to serve: exits at once (${ms} ms), code 0, logged" ||
+    not_ok "SIGTERM while waiting to serve: exits at once" "exit $rc after $ms ms" "$(cat "$AIOPSLAB_HOME/early.log")"
+
 done_testing

@@ -303,6 +303,9 @@ int main(int argc, char **argv)
     kit_handle(k, "GET", "/redis/get", "redis_get", h_redis_get, NULL);
     kit_handle(k, "GET", "/mc/set", "mc_set", h_mc_set, NULL);
     kit_handle(k, "GET", "/mc/get", "mc_get", h_mc_get, NULL);
+    /* ECHO_START_WAIT_MS: wait before serving, as for a store not up yet. */
+    const char *w = getenv("ECHO_START_WAIT_MS");
+    if (w) kit_pause(k, (unsigned)strtoul(w, NULL, 10));
     int rc = kit_serve(k);
     kit_free(k);
     return rc;
