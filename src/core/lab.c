@@ -78,6 +78,10 @@ static int port_busy(int net, int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return 0;
+    /* SO_REUSEADDR: a lab that went down a moment ago leaves connections in
+     * TIME_WAIT on these ports; only a listener means a running lab. */
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl((127u << 24) | ((unsigned)net << 16) | 1u);
     int busy = bind(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno == EADDRINUSE;
