@@ -5,8 +5,9 @@
 #
 # ROUNDS rounds (default 3), each: direct, then the mesh and haproxy in an
 # order that alternates between rounds (neither always runs second). Per
-# run: req/s, p50, p99 and, for a proxy, its own cpu time and context
-# switches per request. At the end the median of each column per path, the
+# run: req/s, p50, p99, the whole machine's busy cpu per request and idle
+# share and, for a proxy, its own cpu time and context switches per
+# request. At the end the median of each column per path, the
 # p50 each proxy adds to the direct one, and the mesh/haproxy ratio of each
 # round (the two ran within seconds of each other, so the ratio is less
 # exposed to the machine's other load than the absolute figures).
@@ -85,6 +86,9 @@ done
 cpu_ticks() { # pid: utime+stime in clock ticks
     [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
+machine_ticks() { # "busy idle" clock ticks of the whole machine (irq and softirq count as busy)
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat
+}
 ctx_switches() { # pid: voluntary + involuntary context switches
     [ -n "$1" ] && awk '/ctxt_switches/ {n += $2} END {print n + 0}' "/proc/$1/status" 2>/dev/null || echo 0
 }
@@ -102,15 +106,15 @@ to_us() { # wrk's 412.00us / 1.41ms / 2.00s
     awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /ms$/) n *= 1000; else if (v ~ /[0-9]s$/) n *= 1e6; print n }'
 }
 run() { # name url [proxy-pid]
-    local out t0 t1 c0 c1
-    t0=$(cpu_ticks "$3") c0=$(ctx_switches "$3")
+    local out t0 t1 c0 c1 m0 m1
+    t0=$(cpu_ticks "$3") c0=$(ctx_switches "$3") m0=$(machine_ticks)
     if [ -n "$3" ] && [ "${PROFILE:-0}" = 1 ]; then
         perf stat -x, -e "$PERF_EV" -p "$3" -o "$D/perf.out" &
         local perf_pid=$!
     fi
     out=$(timeout 60 wrk -t1 -c"$CONNS" -d"$DUR" --latency "$2" 2>&1)
     [ -n "${perf_pid:-}" ] && { kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null; }
-    t1=$(cpu_ticks "$3") c1=$(ctx_switches "$3")
+    t1=$(cpu_ticks "$3") c1=$(ctx_switches "$3") m1=$(machine_ticks)
     local rps p50 p99 reqs extra=""
     rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -120,6 +124,12 @@ run() { # name url [proxy-pid]
         echo "$1: wrk failed: $out"
         return 1
     fi
+    # The whole machine's busy cpu per request (every process, interrupts
+    # included: where a proxy saves cpu, or makes wrk and nginx spend more)
+    # and its idle share (above a few percent the run is not cpu-bound).
+    local mcpu idle
+    read -r mcpu idle < <(awk -v b0="${m0% *}" -v i0="${m0#* }" -v b1="${m1% *}" -v i1="${m1#* }" -v hz="$TICKS" -v n="$reqs" \
+        'BEGIN { b = b1 - b0; i = i1 - i0; printf "%.2f %.1f\n", b / hz * 1e6 / n, (b + i) ? 100 * i / (b + i) : 0 }')
     local cpu=- cs=-
     if [ -n "$3" ]; then
         # The proxy's own cpu per request: fair on a box where wrk, nginx
@@ -133,8 +143,8 @@ run() { # name url [proxy-pid]
             END { printf "   syscalls %.2f/req (recv %.2f send %.2f epoll_wait %.2f)", v["all"], v["recvfrom"], v["sendto"], v["epoll_wait"] }' "$D/perf.out")
         unset perf_pid
     fi
-    printf '%-8s %12s req/s   p50 %9s   p99 %9s%s\n' "$1" "$rps" "$p50" "$p99" "$extra"
-    echo "$1 $rps $(to_us "$p50") $(to_us "$p99") $cpu $cs" >>"$RES"
+    printf '%-8s %12s req/s   p50 %9s   p99 %9s   machine cpu %5s us/req idle %4s%%%s\n' "$1" "$rps" "$p50" "$p99" "$mcpu" "$idle" "$extra"
+    echo "$1 $rps $(to_us "$p50") $(to_us "$p99") $cpu $cs $mcpu $idle" >>"$RES"
 }
 echo "# wrk -t1 -c$CONNS -d$DUR --latency; nginx worker_processes 1; haproxy nbthread $THREADS; mesh 1 thread; $(nproc) CPUs; $ROUNDS rounds"
 for r in $(seq "$ROUNDS"); do
@@ -157,13 +167,13 @@ function median(list,   a, n, i, j, t) {
     for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-{ for (k = 2; k <= 6; k++) col[$1, k] = col[$1, k] " " $k; seen[$1] = 1 }
+{ for (k = 2; k <= 8; k++) col[$1, k] = col[$1, k] " " $k; seen[$1] = 1 }
 END {
     d50 = median(col["direct", 3])
     for (i = 1; i <= 3; i++) {
         p = i == 1 ? "direct" : i == 2 ? "mesh" : "haproxy"
         if (!seen[p]) continue
-        printf "%-8s %12.2f req/s   p50 %7.0fus   p99 %7.0fus", p, median(col[p, 2]), median(col[p, 3]), median(col[p, 4])
+        printf "%-8s %12.2f req/s   p50 %7.0fus   p99 %7.0fus   machine cpu %5.2f us/req idle %4.1f%%", p, median(col[p, 2]), median(col[p, 3]), median(col[p, 4]), median(col[p, 7]), median(col[p, 8])
         if (p != "direct") printf "   added p50 %5.0fus   proxy cpu %5.2f us/req  cs %.3f/req", median(col[p, 3]) - d50, median(col[p, 5]), median(col[p, 6])
         printf "\n"
     }

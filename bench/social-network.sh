@@ -15,7 +15,9 @@
 # coordinated-omission correction. wrk runs on the same 2 cores as the app.
 # For the two read-home-timeline runs through the mesh it also prints the
 # cpu each request cost, by program (services, mesh, trace store, stores,
-# wrk): where the two cores go.
+# wrk): where the two cores go; and the whole machine's busy time per
+# request with its idle share (interrupts included, which no program is
+# charged for: on a quiet machine this is what a read really costs).
 # Usage: BUILD=build bench/social-network.sh   (DUR=20s CONNS=32 FILL=10)
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -85,6 +87,9 @@ cpu_snap() {
             echo "$p $n $t"
         done
 }
+# The whole machine's "busy idle" clock ticks (irq and softirq count as busy:
+# the loopback's TCP receive work runs there and no process is charged for it).
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }
 # µs of cpu per request by program between two snapshots (wrk's own from its rusage).
 cpu_per_request() { # BEFORE AFTER REQUESTS WRK_TICKS
     awk -v req="$3" -v wrk="$4" -v hz="$(getconf CLK_TCK)" '
@@ -104,7 +109,10 @@ run() { # NAME URL SCRIPT [ENV...]; CPU=1: also the cpu per request by program
     shift 3
     local o c0=$AIOPSLAB_HOME/cpu0 c1=$AIOPSLAB_HOME/cpu1
     [ "${CPU:-}" = 1 ] && cpu_snap >"$c0"
+    local m0 m1
+    m0=$(machine_ticks)
     o=$(env "$@" /usr/bin/time -f 'wrk-cpu %U %S' wrk -t2 -c"$CONNS" -d"$DUR" --latency -s "$W/$script" "$url" 2>&1)
+    m1=$(machine_ticks)
     [ "${CPU:-}" = 1 ] && cpu_snap >"$c1"
     local rps p50 p99 errs
     rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$o")
@@ -116,7 +124,10 @@ run() { # NAME URL SCRIPT [ENV...]; CPU=1: also the cpu per request by program
         local nreq wticks
         nreq=$(awk '/requests in/ { print $1 }' <<<"$o")
         wticks=$(awk -v hz="$(getconf CLK_TCK)" '$1 == "wrk-cpu" { print ($2 + $3) * hz }' <<<"$o")
-        [ -n "$nreq" ] && [ "$nreq" -gt 0 ] && echo "    cpu: $(cpu_per_request "$c0" "$c1" "$nreq" "${wticks:-0}")"
+        [ -n "$nreq" ] && [ "$nreq" -gt 0 ] && echo "    cpu: $(cpu_per_request "$c0" "$c1" "$nreq" "${wticks:-0}")" &&
+            awk -v b0="${m0% *}" -v i0="${m0#* }" -v b1="${m1% *}" -v i1="${m1#* }" -v hz="$(getconf CLK_TCK)" -v n="$nreq" \
+                'BEGIN { b = b1 - b0; i = i1 - i0
+                         printf "    machine: %.0f us/request busy (interrupts included), %.1f%% idle\n", b / hz * 1e6 / n, 100 * i / (b + i) }'
     fi
 }
 SN_SEED=1 wrk -t2 -c16 -d"${FILL}s" -s "$W/compose-post.lua" "http://$FE_IP:8080" >/dev/null 2>&1
