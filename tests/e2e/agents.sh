@@ -54,7 +54,7 @@ case \$n in
 1) exec python3 "$E2E_ROOT/examples/agent_example.py" ;;
 2) read -r l; echo 'this is not json' ;;
 3) read -r l; echo "about to crash" >&2; kill -SEGV \$\$ ;;
-4) read -r l; exec sleep 120 ;;
+4) read -r l; exec sleep 120.$$ ;;
 5) read -r l; exec yes '{"action": "exec_shell(\\"true\\")"}' ;;
 esac
 EOF
@@ -120,8 +120,9 @@ else
     not_ok "aiopslab fault status shows no fault active" "$fs"
 fi
 check "the app is healthy after the misbehaving agents" all_ready "$NS"
-# (pgrep -f takes an extended regex: the brace is escaped, or pgrep fails and finds nothing)
-left=$(pgrep -f "$AGENT|sleep 120|yes \\{\"action\"" || true)
+# (pgrep -f takes an extended regex: the brace is escaped, or pgrep fails and finds nothing;
+# the sleep's fraction is this script's pid, so another program's sleep 120 does not count)
+left=$(pgrep -f "$AGENT|sleep 120\\.$$|yes \\{\"action\"" || true)
 [ -z "$left" ] && ok "no agent process outlives its session" || not_ok "no agent process outlives its session" "$(ps -o pid,args -p $left)"
 
 # Replay of the example agent's session reproduces its answer.
