@@ -39,14 +39,20 @@ static long env_long(struct kit *k, const char *name, long def, long min, long m
     return out;
 }
 
+/* The signals that stop a service: SIGTERM and SIGINT. */
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+}
+
 struct kit *kit_new(const char *service)
 {
     /* SIGTERM/SIGINT are taken by kit_serve's sigwait: block them now, before
      * the app or the kit start threads that would otherwise receive them. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
+    stop_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     struct kit *k = kit__xmalloc(sizeof *k);
     memset(k, 0, sizeof *k);
@@ -388,9 +394,7 @@ static void *warm_loop(void *arg)
 void kit_pause(struct kit *k, unsigned ms)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
+    stop_signals(&set);
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     int sig = sigtimedwait(&set, NULL, &ts);
     if (sig == SIGTERM || sig == SIGINT) {
@@ -402,9 +406,7 @@ void kit_pause(struct kit *k, unsigned ms)
 int kit_serve(struct kit *k)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
+    stop_signals(&set);
     /* Blocked before any thread exists, so that sigwait below takes them. */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
