@@ -95,7 +95,8 @@ static int start_daemon(struct lab *lab, int quiet)
         return 1;
     }
     uint64_t deadline = mono_ns() + 15000000000ull;
-    while (mono_ns() < deadline) {
+    int exited = 0;
+    while (mono_ns() < deadline && !exited) {
         json_t *st = daemon_status(lab);
         if (st) {
             if (!quiet)
@@ -104,16 +105,12 @@ static int start_daemon(struct lab *lab, int quiet)
             json_decref(st);
             return 0;
         }
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            fprintf(stderr, "aiopslab: the daemon of lab \"%s\" did not start\n", lab->name);
-            print_tail(out, 10);
-            return 2;
-        }
-        usleep(20000);
+        exited = waitpid(pid, NULL, WNOHANG) == pid;
+        if (!exited) usleep(20000);
     }
     fprintf(stderr, "aiopslab: the daemon of lab \"%s\" did not start\n", lab->name);
     print_tail(out, 10);
-    return 1;
+    return exited ? 2 : 1;
 }
 
 static int cluster_up(int argc, char **argv)
