@@ -27,9 +27,11 @@
 #include "mesh/admin.h"
 #include "mesh/proxy.h"
 #include "mesh/routes.h"
+#include "mesh/spin.h"
 
 #define ROUTES_MAX (32u << 20)
 #define MAX_EVENTS 256
+#define SPIN_US_DEFAULT 50 /* AIOPSLAB_MESH_SPIN_US: see mesh/spin.h */
 
 struct listener {
     struct mesh_handle h;
@@ -47,6 +49,7 @@ struct mesh {
     struct listener shim, admin;
     struct mesh_handle sig_h;
     int sig_fd;
+    struct mesh_spin spin;
     struct listener **svc; /* Service listeners */
     size_t n_svc, cap_svc;
     int stop;
@@ -210,12 +213,14 @@ static void on_signal(struct mesh *m)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: aiopslab __mesh --lab-dir LABDIR [--threads 1] [--debug]\n");
+    fprintf(stderr, "usage: aiopslab __mesh --lab-dir LABDIR [--threads 1] [--debug]\n"
+                    "  (env: AIOPSLAB_MESH_SPIN_US, 0 to 1000, default %d)\n", SPIN_US_DEFAULT);
 }
 
 static int run(struct mesh *m)
 {
     struct epoll_event events[MAX_EVENTS];
+    int n = 0;
     while (!m->stop) {
         int timeout = -1;
         uint64_t next = mesh_timers_next(&m->loop.timers);
@@ -223,7 +228,7 @@ static int run(struct mesh *m)
             uint64_t now = mono_ns();
             timeout = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
         }
-        int n = epoll_wait(m->loop.epfd, events, MAX_EVENTS, timeout);
+        n = mesh_spin_wait(&m->spin, m->loop.epfd, events, MAX_EVENTS, timeout, n > 0);
         if (n < 0) {
             if (errno == EINTR) continue;
             log_error("epoll_wait: %s", strerror(errno));
@@ -324,6 +329,13 @@ int mesh_main(int argc, char **argv)
     L->routes = mesh_routes_empty();
     L->metrics = mesh_metrics_new();
     L->rnd = mono_ns() ^ ((uint64_t)getpid() << 32);
+    long spin_us = SPIN_US_DEFAULT;
+    const char *sv = getenv("AIOPSLAB_MESH_SPIN_US");
+    if (sv && *sv && parse_long(sv, 0, 1000, &spin_us)) {
+        log_error("AIOPSLAB_MESH_SPIN_US=%s: want 0 to 1000 (µs)", sv);
+        return 2;
+    }
+    mesh_spin_init(&m->spin, spin_us, "/proc/stat", mono_ns());
     m->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (L->epfd < 0 || m->sig_fd < 0) {
         log_error("epoll/signalfd: %s", strerror(errno));
@@ -367,6 +379,7 @@ int mesh_main(int argc, char **argv)
     close(m->shim.fd);
     close(m->admin.fd);
     close(m->sig_fd);
+    mesh_spin_close(&m->spin);
     close(L->epfd);
     mesh_timers_free(&L->timers);
     mesh_routes_free(L->routes);

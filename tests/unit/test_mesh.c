@@ -11,6 +11,7 @@
 #include "mesh/metrics.h"
 #include "mesh/routes.h"
 #include "mesh/rules.h"
+#include "mesh/spin.h"
 #include "mesh/timer.h"
 #include "t.h"
 
@@ -572,6 +573,66 @@ static void test_timer_heap(void)
     mesh_timers_free(&ts);
 }
 
+static void write_stat(const char *path, long busy, long idle)
+{
+    FILE *f = fopen(path, "w");
+    T_CHECK(f);
+    /* user nice system idle iowait irq softirq steal */
+    fprintf(f, "cpu  %ld 0 %ld %ld 0 0 0 0 0 0\ncpu0 1 2 3 4\n", busy / 2, busy - busy / 2, idle);
+    fclose(f);
+}
+
+static void test_spin_gate(void)
+{
+    char path[] = "/tmp/aiopslab-spin-XXXXXX";
+    int fd = mkstemp(path);
+    T_CHECK(fd >= 0);
+    close(fd);
+    const uint64_t ms = 1000000;
+    struct mesh_spin s;
+    write_stat(path, 1000, 1000);
+    mesh_spin_init(&s, 50, path, 0);
+    mesh_spin_gate(&s, 0); /* the first window starts */
+    T_CHECK(s.probing && !s.on);
+    write_stat(path, 1100, 1900); /* 90% idle over the window */
+    mesh_spin_gate(&s, 50 * ms);
+    T_CHECK(s.probing && !s.on); /* not over yet */
+    mesh_spin_gate(&s, 100 * ms);
+    T_CHECK(!s.probing && s.on);
+    mesh_spin_gate(&s, 900 * ms);
+    T_CHECK(!s.probing && s.on);
+    mesh_spin_gate(&s, 2000 * ms); /* the next window: no spinning while it lasts */
+    T_CHECK(s.probing);
+    write_stat(path, 3100, 1950); /* 2.4% idle */
+    mesh_spin_gate(&s, 2100 * ms);
+    T_CHECK(!s.probing && !s.on);
+
+    /* The wait itself: an event ready is returned whether or not it spins. */
+    int ep = epoll_create1(0), p[2];
+    T_CHECK(ep >= 0 && pipe(p) == 0);
+    struct epoll_event ev = {.events = EPOLLIN}, out[4];
+    T_CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == 0);
+    s.on = 1;
+    s.probing = 0;
+    s.next = UINT64_MAX;
+    T_EQ_INT(mesh_spin_wait(&s, ep, out, 4, 0, 1), 0);   /* nothing, no timeout: at once */
+    T_EQ_INT(mesh_spin_wait(&s, ep, out, 4, 5, 1), 0);   /* nothing: spins, then waits 5 ms */
+    T_CHECK(write(p[1], "x", 1) == 1);
+    T_EQ_INT(mesh_spin_wait(&s, ep, out, 4, -1, 1), 1);
+    mesh_spin_close(&s);
+
+    struct mesh_spin off;
+    mesh_spin_init(&off, 0, path, 0); /* 0 µs: never spins, never reads the file */
+    mesh_spin_gate(&off, 10000 * ms);
+    T_CHECK(!off.on && !off.probing && off.stat_fd < 0);
+    T_EQ_INT(mesh_spin_wait(&off, ep, out, 4, -1, 1), 1);
+    mesh_spin_close(&off);
+    close(ep);
+    close(p[0]);
+    close(p[1]);
+    unlink(path);
+}
+
 int main(void)
 {
     T_RUN(test_routes_parse_and_lookup);
@@ -586,5 +647,6 @@ int main(void)
     T_RUN(test_http_not_http);
     T_RUN(test_metrics_exposition);
     T_RUN(test_timer_heap);
+    T_RUN(test_spin_gate);
     return t_done();
 }
