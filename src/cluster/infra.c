@@ -78,7 +78,13 @@ static void start_one(struct daemon *d, struct infra_proc *p)
         lab_path(&d->lab, rel, logpath, sizeof logpath);
         snprintf(role, sizeof role, "__%s", p->name);
         char *argv[16] = {d->exe, role, "--lab-dir", d->lab.dir, NULL};
-        char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
+        char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL, NULL};
+        char spin[64];
+        const char *sv = getenv("AIOPSLAB_MESH_SPIN_US"); /* the mesh's one setting (docs/mesh.md) */
+        if (p == &d->infra[INFRA_MESH] && sv) { /* checked by the mesh: a bad value is logged there */
+            snprintf(spin, sizeof spin, "AIOPSLAB_MESH_SPIN_US=%s", sv);
+            envp[1] = spin;
+        }
         if (p == &d->infra[INFRA_PROMETHEUS] && promctl_argv(d, argv, 16)) {
             p->restart_at = UINT64_MAX; /* not installed: said once in the log */
             return;
