@@ -6,7 +6,11 @@
 # without failed requests; rollout undo goes back to the old template.
 source "$(dirname "$0")/lib.sh"
 
-lab_up
+# The mesh's one setting reaches it through the daemon; a bad value is logged, the default kept.
+AIOPSLAB_MESH_SPIN_US=lots lab_up
+wait_for 'grep -q "AIOPSLAB_MESH_SPIN_US=lots: want 0 to 1000" "$LABDIR/logs/mesh.log"' 10 &&
+    ok "AIOPSLAB_MESH_SPIN_US=lots at cluster up: the mesh logs it and keeps its default" ||
+    not_ok "AIOPSLAB_MESH_SPIN_US=lots at cluster up: the mesh logs it and keeps its default" "$(tail -n 5 "$LABDIR/logs/mesh.log" 2>&1)"
 out=$(apply_example 2>&1) && ok "apply example" || bail_out "apply example" "$out" "$(k get pods -n example 2>&1)"
 wait_for "all_ready example" 30 || not_ok "all example pods Ready" "$(k get pods -n example 2>&1)"
 fe_ip=$(cluster_ip example frontend)
