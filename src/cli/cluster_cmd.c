@@ -154,6 +154,31 @@ static int cluster_up(int argc, char **argv)
     return rc ? 1 : 0;
 }
 
+/* Ask the daemon that answered with status st (taken) to stop every pod
+ * and itself, and wait for it. */
+static int stop_daemon(const struct lab *lab, json_t *st)
+{
+    long pid = (long)json_path_int(st, "pid", 0);
+    json_decref(st);
+    char err[512];
+    json_t *req = json_pack("{s:s, s:b}", "op", "shutdown", "stopPods", 1), *reply = NULL;
+    int rc = cluster_call(lab, req, &reply, err, sizeof err);
+    json_decref(req);
+    json_decref(reply);
+    if (rc) {
+        fprintf(stderr, "aiopslab: %s\n", err);
+        return 1;
+    }
+    /* The daemon waits up to the longest grace period (at most 300 s) and
+     * then kills what is left. */
+    uint64_t deadline = mono_ns() + 320000000000ull;
+    /* The daemon may be our own child (started above): reap it. */
+    while (pid > 0 && waitpid((pid_t)pid, NULL, WNOHANG) != (pid_t)pid && proc_alive((pid_t)pid) &&
+           mono_ns() < deadline)
+        usleep(20000);
+    return 0;
+}
+
 static int cluster_down(int argc, char **argv)
 {
     int purge = 0;
@@ -172,29 +197,15 @@ static int cluster_down(int argc, char **argv)
         return 0;
     }
     json_t *st = daemon_status(&lab);
-    if (!st) {
-        /* No daemon: start one so that it re-adopts and stops what was left running. */
+    if (!st && proc_find_under(lab.dir)) {
+        /* No daemon, yet monitors or infra of the lab run (its daemon was
+         * killed): start one so that it re-adopts and stops them. A lab
+         * with nothing left running needs none (its network may be another
+         * lab's by now). */
         if (start_daemon(&lab, 1)) return 1;
         st = daemon_status(&lab);
     }
-    long pid = (long)json_path_int(st, "pid", 0);
-    json_decref(st);
-    char err[512];
-    json_t *req = json_pack("{s:s, s:b}", "op", "shutdown", "stopPods", 1), *reply = NULL;
-    int rc = cluster_call(&lab, req, &reply, err, sizeof err);
-    json_decref(req);
-    json_decref(reply);
-    if (rc) {
-        fprintf(stderr, "aiopslab: %s\n", err);
-        return 1;
-    }
-    /* The daemon waits up to the longest grace period (at most 300 s) and
-     * then kills what is left. */
-    uint64_t deadline = mono_ns() + 320000000000ull;
-    /* The daemon may be our own child (started above): reap it. */
-    while (pid > 0 && waitpid((pid_t)pid, NULL, WNOHANG) != (pid_t)pid && proc_alive((pid_t)pid) &&
-           mono_ns() < deadline)
-        usleep(20000);
+    if (st && stop_daemon(&lab, st)) return 1;
     if (purge) rm_rf(lab.dir);
     printf("cluster \"%s\" is down%s\n", lab.name, purge ? " and its data removed" : "");
     return 0;

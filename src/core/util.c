@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -198,6 +199,49 @@ int proc_cmdline_has(pid_t pid, const char *const needles[])
     for (; *needles; needles++)
         if (!strstr(cmd, *needles)) return 0;
     return n > 0;
+}
+
+static int arg_under(const char *arg, const char *dir, size_t dlen)
+{
+    return !strncmp(arg, dir, dlen) && (arg[dlen] == '\0' || arg[dlen] == '/');
+}
+
+pid_t proc_find_under(const char *dir)
+{
+    size_t dlen = strlen(dir);
+    while (dlen > 1 && dir[dlen - 1] == '/') dlen--;
+    DIR *d = opendir("/proc");
+    if (!d) return 0;
+    pid_t found = 0, self = getpid();
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        long pid;
+        if (parse_long(e->d_name, 1, INT_MAX, &pid) || (pid_t)pid == self) continue;
+        char path[64], cmd[8192];
+        snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, cmd, sizeof cmd - 1);
+        close(fd);
+        if (n <= 0) continue;
+        cmd[n] = '\0';
+        for (char *a = cmd; a < cmd + n; a += strlen(a) + 1)
+            if (arg_under(a, dir, dlen) && proc_alive((pid_t)pid)) {
+                found = (pid_t)pid;
+                break;
+            }
+    }
+    closedir(d);
+    return found;
+}
+
+void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
 }
 
 int parse_long(const char *s, long min, long max, long *out)

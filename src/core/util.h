@@ -37,6 +37,14 @@ int proc_alive(pid_t pid);
 /* Whether the command line of process pid contains every one of the
  * NULL-terminated needles (arguments joined by spaces). */
 int proc_cmdline_has(pid_t pid, const char *const needles[]);
+/* A running process other than this one with an argument that is dir or
+ * a path under it (a lab's daemon, monitors and infra name their folders
+ * so), or 0 when there is none. */
+pid_t proc_find_under(const char *dir);
+/* Raise this process's soft limit on open files to its hard limit (the
+ * mesh and the load generators hold two descriptors per connection; a
+ * login's soft limit is often 1024). */
+void raise_fd_limit(void);
 /* Parse a whole decimal integer in [min, max]; 0 or -EINVAL. */
 int parse_long(const char *s, long min, long max, long *out);
 /* Copy at most dstlen-1 bytes and terminate; returns -E2BIG when cut. */

@@ -39,6 +39,18 @@ rm -rf "$other"
 [ $rc = 1 ] && [[ "$out" == *"127.$NET.0.0/16 is in use: another lab's daemon serves 127.$NET.0.1:10250"* ]] && [ -z "$left" ] &&
     ok "a second daemon on a lab's network stops at once, naming the network" ||
     not_ok "a second daemon on a lab's network stops at once, naming the network" "exit $rc, left: $left" "$out"
+# A lab that is down while another lab runs on its old network: purged
+# without a daemon (one could not start there).
+other=$(mktemp -d)
+mkdir -p "$other/labs/other/pods"
+echo "{\"name\":\"other\",\"net\":$NET}" >"$other/labs/other/lab.json"
+out=$(AIOPSLAB_HOME=$other timeout 30 "$AIOPSLAB" --lab other cluster down --purge 2>&1)
+rc=$?
+left=$(ls -A "$other/labs" 2>&1; pgrep -f "$other" | tr '\n' ' ')
+rm -rf "$other"
+[ $rc = 0 ] && [ "$out" = 'cluster "other" is down and its data removed' ] && [ -z "$left" ] &&
+    ok "cluster down --purge of a stopped lab whose network another lab holds" ||
+    not_ok "cluster down --purge of a stopped lab whose network another lab holds" "exit $rc, left: $left" "$out"
 [ -f "$LABDIR/daemon.pid" ] && ok "daemon.pid in the lab dir" || not_ok "daemon.pid in the lab dir" "$(ls -la "$LABDIR")"
 
 out=$(deploy_example 2>&1)

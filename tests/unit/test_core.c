@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,6 +125,49 @@ static void test_proc_alive(void)
     T_CHECK(!proc_alive(child));
 }
 
+/* A process with an argument under a folder is found; a folder whose name
+ * only begins the same is not; a process that ended is not. */
+static void test_proc_find_under(void)
+{
+    char dir[] = "/tmp/aiopslab-find-XXXXXX";
+    T_CHECK(mkdtemp(dir));
+    char arg[64], sibling[64];
+    snprintf(arg, sizeof arg, "%s/pods/x", dir);
+    snprintf(sibling, sizeof sibling, "%s0", dir);
+    T_EQ_INT(proc_find_under(dir), 0);
+    pid_t child = fork();
+    T_CHECK(child >= 0);
+    if (child == 0) { /* arg is the shell's $0; the ": " keeps sh from exec'ing sleep */
+        setpgid(0, 0);
+        execlp("sh", "sh", "-c", "sleep 30; :", arg, (char *)NULL);
+        _exit(127);
+    }
+    pid_t found = 0;
+    for (int i = 0; i < 500 && !found; i++) { /* until the exec is done */
+        found = proc_find_under(dir);
+        if (!found) usleep(10000);
+    }
+    T_EQ_INT(found, child);
+    T_EQ_INT(proc_find_under(sibling), 0);
+    kill(-child, SIGKILL);
+    T_EQ_INT(waitpid(child, NULL, 0), child);
+    T_EQ_INT(proc_find_under(dir), 0);
+    rmdir(dir);
+}
+
+static void test_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    T_CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    if (rl.rlim_max < 300) return; /* nothing to raise to */
+    rlim_t hard = rl.rlim_max;
+    rl.rlim_cur = 256;
+    T_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    raise_fd_limit();
+    T_CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    T_CHECK(rl.rlim_cur == hard && rl.rlim_max == hard);
+}
+
 int main(int argc, char **argv)
 {
     if (getenv("T_SELF_EXE")) { /* the copy of test_self_exe */
@@ -141,5 +185,7 @@ int main(int argc, char **argv)
     T_RUN(test_json_paths);
     T_RUN(test_self_exe);
     T_RUN(test_proc_alive);
+    T_RUN(test_proc_find_under);
+    T_RUN(test_raise_fd_limit);
     return t_done();
 }
