@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/util.h"
 #include "cluster/conmon.h"
 #include "kubectl/kubectl.h"
 #include "mesh/mesh.h"
@@ -80,6 +81,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "undeploy")) return cli_deploy(sub_argc, sub_argv, 0);
     if (!strcmp(cmd, "kubectl")) return kubectl_main(sub_argc, sub_argv);
     if (!strcmp(cmd, "mesh")) return cli_mesh(sub_argc, sub_argv);
+    /* The commands that hold many connections may use every descriptor allowed. */
+    if (!strcmp(cmd, "load") || !strcmp(cmd, "__mesh") || !strcmp(cmd, "__fault-run")) raise_fd_limit();
     if (!strcmp(cmd, "load")) return cli_load(sub_argc, sub_argv);
     if (!strcmp(cmd, "traces")) return cli_traces(sub_argc, sub_argv);
     if (!strcmp(cmd, "metrics")) return cli_metrics(sub_argc, sub_argv);

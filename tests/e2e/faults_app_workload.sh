@@ -120,7 +120,7 @@ recover "hot-key (hotel-reservation)"
 wait_for '[ -z "$(runners)" ]' 5 && ok "the hot key's traffic has stopped" || not_ok "hot key traffic stopped" "$(runners)"
 
 # ---- flood on hotel-reservation's front end ---------------------------------------------------
-inject flood $HR frontend connections=256
+inject flood $HR frontend connections=1024
 wait_for '[ "$(front_rate $HR frontend)" -ge 100 ]' 20 && ok "Prometheus: the hotel frontend takes $(front_rate $HR frontend) req/s" ||
     not_ok "Prometheus shows the flood" "$(front_rate $HR frontend) req/s"
 feel flood hotel-reservation "$p50_hr"
