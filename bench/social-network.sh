@@ -15,9 +15,10 @@
 # coordinated-omission correction. wrk runs on the same 2 cores as the app.
 # For the two read-home-timeline runs through the mesh it also prints the
 # cpu each request cost, by program (services, mesh, trace store, stores,
-# wrk): where the two cores go; and the whole machine's busy time per
-# request with its idle share (interrupts included, which no program is
-# charged for: on a quiet machine this is what a read really costs).
+# wrk): where the two cores go; the context switches each request cost, by
+# program; and the whole machine's busy time per request with its idle share
+# and context switches (interrupts included, which no program is charged
+# for: on a quiet machine this is what a read really costs).
 # Usage: BUILD=build bench/social-network.sh   (DUR=20s CONNS=32 FILL=10)
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -84,12 +85,14 @@ cpu_snap() {
             *redis-server*) n=redis ;; *memcached*) n=memcached ;; *) n=other ;;
             esac
             t=$(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null) || continue
-            echo "$p $n $t"
+            cs=$(cat /proc/$p/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/ { s += $2 } END { print s + 0 }')
+            echo "$p $n $t $cs"
         done
 }
 # The whole machine's "busy idle" clock ticks (irq and softirq count as busy:
-# the loopback's TCP receive work runs there and no process is charged for it).
-machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }
+# the loopback's TCP receive work runs there and no process is charged for it),
+# then its context switches.
+machine_ticks() { awk '$1 == "cpu" { b = $2 + $3 + $4 + $7 + $8 + $9; i = $5 + $6 } $1 == "ctxt" { c = $2 } END { print b, i, c }' /proc/stat; }
 # µs of cpu per request by program between two snapshots (wrk's own from its rusage).
 cpu_per_request() { # BEFORE AFTER REQUESTS WRK_TICKS
     awk -v req="$3" -v wrk="$4" -v hz="$(getconf CLK_TCK)" '
@@ -99,6 +102,14 @@ cpu_per_request() { # BEFORE AFTER REQUESTS WRK_TICKS
               for (n in by) { tot += by[n]; us = by[n] * 1e6 / hz / req; if (us >= 1) printf("%s %.0f\n", n, us) }
               us = tot * 1e6 / hz / req; printf("TOTAL %.0f\n", us) }' "$1" "$2" | sort -k2 -n -r |
         awk '{ printf("%s%s %s", (NR > 1 ? ", " : ""), $1, $2) } END { print " (us/request)" }'
+}
+# Context switches (voluntary and not, every thread) per request by program: each one is a sleep or a
+# preemption, and on a VM a wake-up costs more than the copy it waits for.
+cs_per_request() { # BEFORE AFTER REQUESTS
+    awk -v req="$3" 'NR == FNR { c0[$1] = $4; next }
+        { by[$2] += $4 - (($1 in c0) ? c0[$1] : 0) }
+        END { for (n in by) if (by[n] / req >= 0.05) printf("%s %.2f\n", n, by[n] / req) }' "$1" "$2" | sort -k2 -n -r |
+        awk '{ printf("%s%s %s", (NR > 1 ? ", " : ""), $1, $2) } END { print " (context switches/request)" }'
 }
 
 FE_IP=$(k get svc -n $NS nginx-thrift -o jsonpath='{.spec.clusterIP}')
@@ -125,9 +136,11 @@ run() { # NAME URL SCRIPT [ENV...]; CPU=1: also the cpu per request by program
         nreq=$(awk '/requests in/ { print $1 }' <<<"$o")
         wticks=$(awk -v hz="$(getconf CLK_TCK)" '$1 == "wrk-cpu" { print ($2 + $3) * hz }' <<<"$o")
         [ -n "$nreq" ] && [ "$nreq" -gt 0 ] && echo "    cpu: $(cpu_per_request "$c0" "$c1" "$nreq" "${wticks:-0}")" &&
-            awk -v b0="${m0% *}" -v i0="${m0#* }" -v b1="${m1% *}" -v i1="${m1#* }" -v hz="$(getconf CLK_TCK)" -v n="$nreq" \
-                'BEGIN { b = b1 - b0; i = i1 - i0
-                         printf "    machine: %.0f us/request busy (interrupts included), %.1f%% idle\n", b / hz * 1e6 / n, 100 * i / (b + i) }'
+            echo "    cs: $(cs_per_request "$c0" "$c1" "$nreq")" &&
+            awk -v m0="$m0" -v m1="$m1" -v hz="$(getconf CLK_TCK)" -v n="$nreq" \
+                'BEGIN { split(m0, a, " "); split(m1, z, " "); b = z[1] - a[1]; i = z[2] - a[2]
+                         printf "    machine: %.0f us/request busy (interrupts included), %.1f%% idle, %.1f context switches/request\n",
+                                b / hz * 1e6 / n, 100 * i / (b + i), (z[3] - a[3]) / n }'
     fi
 }
 SN_SEED=1 wrk -t2 -c16 -d"${FILL}s" -s "$W/compose-post.lua" "http://$FE_IP:8080" >/dev/null 2>&1

@@ -6,7 +6,7 @@
  * time; a spin that takes cpu a busy machine needs costs the apps more
  * than it saves (bench/RESULTS.md, the mesh section). Whether the machine
  * is idle enough is measured from /proc/stat over a window in which the
- * mesh does not spin (100 ms of every second), so its own polling never
+ * mesh does not spin (100 ms of every 2 s), so its own polling never
  * counts as work. */
 #ifndef MESH_SPIN_H
 #define MESH_SPIN_H
