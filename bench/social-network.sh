@@ -4,7 +4,9 @@
 #      as `aiopslab deploy` reports it and by the wall clock;
 #   2. the whole app's memory: RSS summed over every process of its pods
 #      (PostgreSQL backends included), and PSS (shared pages counted once);
-#   3. timelines are filled by DSB's compose-post script for FILL seconds;
+#   3. timelines are filled by DSB's compose-post script until user 1's home
+#      timeline holds FILL posts (5 s at a time, at most a minute): a read's
+#      cost depends on how full the timelines are, the fill rate on the hour;
 #   4. read-home-timeline at saturation through the mesh (wrk to the
 #      nginx-thrift ClusterIP; every hop behind it goes through the mesh
 #      too), reading each user's newest 10 posts (SN_MAX_START=0) and with
@@ -19,14 +21,14 @@
 # program; and the whole machine's busy time per request with its idle share
 # and context switches (interrupts included, which no program is charged
 # for: on a quiet machine this is what a read really costs).
-# Usage: BUILD=build bench/social-network.sh   (DUR=20s CONNS=32 FILL=10)
+# Usage: BUILD=build bench/social-network.sh   (DUR=20s CONNS=32 FILL=100)
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 BIN=$PWD/$BUILD/aiopslab
 NET=${SN_BENCH_NET:-171}
 DUR=${DUR:-20s}
 CONNS=${CONNS:-32}
-FILL=${FILL:-10}
+FILL=${FILL:-100}
 NS=test-social-network
 LAB=bench-sn-$$
 command -v wrk >/dev/null || { echo "bench/social-network.sh: wrk is missing (scripts/install-deps.sh)"; exit 1; }
@@ -77,7 +79,7 @@ cpu_snap() {
                 for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 } }
             for (p in keep) print p }' |
         while read -r p; do
-            a=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+            a=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
             case "$a" in
             social-network\ *) n=${a#social-network }; n=${n%% *} ;;
             *postgres*) n=postgres ;; *__mesh*) n=mesh ;; *__traces*) n=trace-store ;;
@@ -143,9 +145,13 @@ run() { # NAME URL SCRIPT [ENV...]; CPU=1: also the cpu per request by program
                                 b / hz * 1e6 / n, 100 * i / (b + i), (z[3] - a[3]) / n }'
     fi
 }
-SN_SEED=1 wrk -t2 -c16 -d"${FILL}s" -s "$W/compose-post.lua" "http://$FE_IP:8080" >/dev/null 2>&1
-posts=$(curl -s "http://$FE_IP:8080/wrk2-api/home-timeline/read?user_id=1&start=0&stop=100" | jq length)
-echo "filled for ${FILL}s with compose-post (user 1's home timeline: $posts posts)"
+filled=0 posts=0
+while [ "$posts" -lt "$FILL" ] && [ $filled -lt 60 ]; do
+    SN_SEED=$((filled + 1)) wrk -t2 -c16 -d5s -s "$W/compose-post.lua" "http://$FE_IP:8080" >/dev/null 2>&1
+    filled=$((filled + 5))
+    posts=$(curl -s "http://$FE_IP:8080/wrk2-api/home-timeline/read?user_id=1&start=0&stop=$FILL" | jq length)
+done
+echo "filled for ${filled}s with compose-post (user 1's home timeline: $posts posts)"
 echo "wrk -t2 -c$CONNS -d$DUR:"
 CPU=1 run "read-home-timeline, newest 10, mesh" "http://$FE_IP:8080" read-home-timeline.lua SN_MAX_START=0
 run "read-home-timeline, newest 10, pod IP (ref)" "http://$FE_POD:8080" read-home-timeline.lua SN_MAX_START=0
