@@ -261,8 +261,8 @@ static const struct fault_type flood = {
                "or GET /) from many connections, as fast as it answers",
     .symptoms = "the front end's request rate jumps on one operation and its connections pile up "
                 "(mesh_tcp_connections_opened_total, http_server_requests_in_flight at its thread count); its CPU "
-                "saturates; every other request waits behind the flood: latency of all endpoints climbs, "
-                "timeouts and 5xx follow",
+                "saturates; every other request waits behind the flood: latency of all endpoints climbs, and "
+                "when the connections outnumber what the front end can serve, timeouts and 5xx follow",
     .params = flood_params,
     .verify_ms = 10000,
     .inject = traffic_inject,
