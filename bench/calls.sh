@@ -10,6 +10,7 @@
 # Each measure runs ROUNDS times (default 3), interleaved; compare within a
 # run. Usage: bench/calls.sh   (N=20000 calls, ROUNDS=3)
 cd "$(dirname "$0")/.." || exit 1
+source bench/lib.sh
 N=${N:-20000}
 ROUNDS=${ROUNDS:-3}
 PORT=${CALLS_BENCH_PORT:-18099}
@@ -30,20 +31,7 @@ cc -O2 -Wall -Wextra -Werror -o "$D/curl_call" bench/calls/curl_call.c $(curl-co
 cc -O2 -Wall -Wextra -Werror -o "$D/pingpong" bench/calls/pingpong.c || exit 1
 mkdir -p "$D/html" "$D/ngx"
 head -c 2000 /dev/zero | tr '\0' x >"$D/html/index.html"
-cat >"$D/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $D/ngx/nginx.pid;
-error_log $D/ngx/error.log;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $D/ngx; proxy_temp_path $D/ngx; fastcgi_temp_path $D/ngx;
-    uwsgi_temp_path $D/ngx; scgi_temp_path $D/ngx;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:$PORT; root $D/html; }
-}
-CONF
+nginx_conf "$D" "$PORT"
 nginx -c "$D/nginx.conf" -p "$D" 2>"$D/ngx/stderr" &
 NGX_PID=$!
 for _ in $(seq 50); do

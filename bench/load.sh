@@ -12,6 +12,7 @@
 #     rate must be within 1 %.
 # Usage: BUILD=build bench/load.sh   (DUR=5s, RATE=10000 to change)
 cd "$(dirname "$0")/.." || exit 1
+source bench/lib.sh
 BUILD=${BUILD:-build}
 BIN=$BUILD/aiopslab
 DUR=${DUR:-5s}
@@ -29,24 +30,11 @@ cleanup() {
     rm -rf "$D"
 }
 trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 mkdir -p "$D/html" "$D/ngx"
 chmod 755 "$D" # nginx workers run as nobody when started by root
 printf 'hello from nginx\n' >"$D/html/index.html"
-cat >"$D/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $D/ngx/nginx.pid;
-error_log $D/ngx/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $D/ngx; proxy_temp_path $D/ngx; fastcgi_temp_path $D/ngx;
-    uwsgi_temp_path $D/ngx; scgi_temp_path $D/ngx;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:$PORT; root $D/html; }
-}
-CONF
+nginx_conf "$D" "$PORT"
 timeout 600 nginx -c "$D/nginx.conf" -p "$D" 2>"$D/ngx/stderr" &
 NGX_PID=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/" >/dev/null && break; sleep 0.1; done

@@ -15,6 +15,7 @@
 # on the syscall tracepoints; it slows the proxies a little).
 # Usage: BUILD=build [ROUNDS=3] [DUR=5s] [PROFILE=1] bench/mesh.sh
 cd "$(dirname "$0")/.." || exit 1
+source bench/lib.sh
 BUILD=${BUILD:-build}
 BIN=${MESH_BIN:-$BUILD/aiopslab}
 NET=${MESH_BENCH_NET:-132}
@@ -35,25 +36,11 @@ cleanup() {
     rm -rf "$D"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 NGX=$(free_port)
 HAP=$(free_port)
 mkdir -p "$D/html" "$D/mesh" "$D/ngx"
 printf 'hello from nginx\n' >"$D/html/index.html"
-cat >"$D/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $D/ngx/nginx.pid;
-error_log $D/ngx/error.log;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $D/ngx; proxy_temp_path $D/ngx; fastcgi_temp_path $D/ngx;
-    uwsgi_temp_path $D/ngx; scgi_temp_path $D/ngx;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:$NGX; root $D/html; }
-}
-CONF
+nginx_conf "$D" "$NGX"
 cat >"$D/haproxy.cfg" <<CONF
 global
     nbthread $THREADS
