@@ -185,15 +185,23 @@ uint64_t proc_starttime(pid_t pid)
 
 int proc_alive(pid_t pid) { return pid > 0 && proc_starttime(pid) != 0; }
 
+/* The arguments of process pid, each NUL-terminated, into buf (at most
+ * size - 1 bytes, then a NUL); their length, 0 when it has none or is gone. */
+static size_t read_cmdline(pid_t pid, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+    if (fd >= 0) close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    return n > 0 ? (size_t)n : 0;
+}
+
 int proc_cmdline_has(pid_t pid, const char *const needles[])
 {
-    char path[64], cmd[4096];
-    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f) return 0;
-    size_t n = fread(cmd, 1, sizeof cmd - 1, f);
-    fclose(f);
-    cmd[n] = '\0';
+    char cmd[4096];
+    size_t n = read_cmdline(pid, cmd, sizeof cmd);
     for (size_t i = 0; i < n; i++)
         if (!cmd[i]) cmd[i] = ' ';
     for (; *needles; needles++)
@@ -217,14 +225,8 @@ pid_t proc_find_under(const char *dir)
     while (!found && (e = readdir(d))) {
         long pid;
         if (parse_long(e->d_name, 1, INT_MAX, &pid) || (pid_t)pid == self) continue;
-        char path[64], cmd[8192];
-        snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;
-        ssize_t n = read(fd, cmd, sizeof cmd - 1);
-        close(fd);
-        if (n <= 0) continue;
-        cmd[n] = '\0';
+        char cmd[8192];
+        size_t n = read_cmdline((pid_t)pid, cmd, sizeof cmd);
         for (char *a = cmd; a < cmd + n; a += strlen(a) + 1)
             if (arg_under(a, dir, dlen) && proc_alive((pid_t)pid)) {
                 found = (pid_t)pid;
